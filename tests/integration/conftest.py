@@ -1,0 +1,12 @@
+"""Integration test session: expensive things are built or started once.
+
+Each fixture module below owns one kind of shared resource; tests ask for the
+fixture they need and pytest builds or starts it the first time it is asked
+for in the run, then hands the same one to every later test.
+"""
+
+pytest_plugins = [
+    "fixtures.build",
+    "fixtures.cloud",
+    "fixtures.boot",
+]
