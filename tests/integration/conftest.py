@@ -8,5 +8,7 @@ for in the run, then hands the same one to every later test.
 pytest_plugins = [
     "fixtures.build",
     "fixtures.cloud",
+    "fixtures.layers",
     "fixtures.boot",
+    "fixtures.trove",
 ]
