@@ -1,0 +1,72 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters that turn the image matrix into dib_image option sets.
+
+``entry | dbaas.guest_images.compose_guest_image(layers)``
+    the dib_image option set of one matrix entry (see docs/LAYERS.md);
+    refuses unsupported combinations and bad operator files before a build.
+``entries | dbaas.guest_images.select_guest_images(expression)``
+    the entries a JMESPath expression selects (empty expression: all).
+``location | dbaas.guest_images.check_licensed_packages(pins, family)``
+    validates licensed packages (file or folder), returns name/size/sha256.
+``paths | dbaas.guest_images.check_container_images``
+    validates container image tarballs, returns name/size.
+"""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.dbaas.guest_images.plugins.module_utils import guest_matrix
+
+
+def _plain(value):
+    """Strip Ansible's lazy/tagged containers down to plain Python types."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def compose_guest_image(entry, layers=None):
+    try:
+        return guest_matrix.compose_guest_image(_plain(entry), _plain(layers or {}))
+    except guest_matrix.GuestMatrixError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+def select_guest_images(entries, expression=None):
+    try:
+        return guest_matrix.select_guest_images(_plain(entries), expression)
+    except guest_matrix.GuestMatrixError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+def check_licensed_packages(location, sha256_pins=None, family="dpkg", option="datastore_layer_pkg_location"):
+    try:
+        return guest_matrix.check_package_location(
+            _plain(location), _plain(sha256_pins or {}), family=family, option=option
+        )
+    except guest_matrix.GuestMatrixError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+def check_container_images(paths, option="datastore_layer_container_images"):
+    try:
+        return guest_matrix.check_container_images(_plain(paths), option=option)
+    except guest_matrix.GuestMatrixError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+class FilterModule:
+    """dbaas.guest_images image matrix filters."""
+
+    def filters(self):
+        return {
+            "compose_guest_image": compose_guest_image,
+            "select_guest_images": select_guest_images,
+            "check_licensed_packages": check_licensed_packages,
+            "check_container_images": check_container_images,
+        }
