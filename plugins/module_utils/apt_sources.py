@@ -234,3 +234,16 @@ def environment_for_elements(host_environment, by_distribution, host_distributio
         env.pop("DIB_DISTRIBUTION_MIRROR", None)
         env.update((by_distribution or {}).get(distribution, {}))
     return env
+
+
+def override_mirrors(mirrors, debian_mirror=None, debian_security_mirror=None, ubuntu_mirror=None):
+    """Mirrors given explicitly win over the ones found in the apt sources."""
+    result = {distribution: dict(values) for distribution, values in (mirrors or {}).items()}
+    for distribution, key, value in (
+        ("debian", "mirror", debian_mirror),
+        ("debian", "security_mirror", debian_security_mirror),
+        ("ubuntu", "mirror", ubuntu_mirror),
+    ):
+        if value:
+            result.setdefault(distribution, {})[key] = value.rstrip("/")
+    return result

@@ -22,6 +22,26 @@ options:
     type: list
     elements: path
     default: []
+  from_apt:
+    description:
+      - Derive mirrors from the build host's apt sources.
+      - With V(false), only the mirrors given in O(debian_mirror), O(debian_security_mirror)
+        and O(ubuntu_mirror) are used.
+    type: bool
+    default: true
+  debian_mirror:
+    description:
+      - Debian archive URI; overrides the one found in the apt sources.
+    type: str
+  debian_security_mirror:
+    description:
+      - Debian security archive URI (the folder holding C(dists/<release>-security));
+        overrides the one found in the apt sources.
+    type: str
+  ubuntu_mirror:
+    description:
+      - Ubuntu archive URI; overrides the one found in the apt sources.
+    type: str
   root:
     description:
       - Root of the file system tree whose C(etc/apt) and C(etc/os-release) are read.
@@ -157,6 +177,10 @@ def main():
         argument_spec=dict(
             paths=dict(type="list", elements="path", default=[]),
             root=dict(type="path", default="/"),
+            from_apt=dict(type="bool", default=True),
+            debian_mirror=dict(type="str"),
+            debian_security_mirror=dict(type="str"),
+            ubuntu_mirror=dict(type="str"),
         ),
         supports_check_mode=True,
     )
@@ -165,8 +189,16 @@ def main():
     distribution = release.get("ID", "").lower()
     codename = release.get("VERSION_CODENAME", "")
 
-    entries = apt_sources.read_sources(root)
-    mirrors = apt_sources.find_mirrors(entries, host_codename=codename, host_distribution=distribution)
+    mirrors = {}
+    if module.params["from_apt"]:
+        entries = apt_sources.read_sources(root)
+        mirrors = apt_sources.find_mirrors(entries, host_codename=codename, host_distribution=distribution)
+    mirrors = apt_sources.override_mirrors(
+        mirrors,
+        debian_mirror=module.params["debian_mirror"],
+        debian_security_mirror=module.params["debian_security_mirror"],
+        ubuntu_mirror=module.params["ubuntu_mirror"],
+    )
 
     device_mapper, device_mapper_detail = _device_mapper(module)
 

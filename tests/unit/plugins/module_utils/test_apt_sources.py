@@ -177,3 +177,13 @@ def test_read_sources_reads_list_and_sources_files(tmp_path):
     origins = sorted({os.path.basename(e["origin"]) for e in entries})
     assert origins == ["debian.sources", "vendor.list"]
     assert apt_sources.find_mirrors(entries)["debian"]["mirror"] == "http://mirror.example.net/debian"
+
+
+def test_explicit_mirrors_override_found_ones():
+    found = {"debian": {"mirror": "http://found/debian", "security_mirror": "http://found/debian-security"}}
+    result = apt_sources.override_mirrors(found, debian_mirror="http://given/debian/", ubuntu_mirror="http://u/ubuntu")
+    assert result == {
+        "debian": {"mirror": "http://given/debian", "security_mirror": "http://found/debian-security"},
+        "ubuntu": {"mirror": "http://u/ubuntu"},
+    }
+    assert found["debian"]["mirror"] == "http://found/debian"

@@ -1,0 +1,55 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters for the build stage and its report.
+
+``result | dbaas.guest_images.build_report_row(name, build_host)``
+    one report row from a dib_image result (failed ones too).
+``rows | dbaas.guest_images.build_report``
+    the report document (summary + rows of every build host).
+``document | dbaas.guest_images.build_report_markdown``
+    the same document as Markdown.
+``env | dbaas.guest_images.dib_environment_for_image(by_distribution, host_distribution, elements)``
+    the build host's DIB environment adjusted to one image's distribution.
+"""
+
+from ansible_collections.dbaas.guest_images.plugins.module_utils import apt_sources, build_report
+
+
+def _plain(value):
+    """Strip Ansible's lazy/tagged containers down to plain Python types."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def build_report_row(result, name, build_host):
+    return build_report.report_row(_plain(result), str(name), str(build_host))
+
+
+def build_report_document(rows, extra=None):
+    return build_report.report(_plain(rows), extra=_plain(extra))
+
+
+def build_report_markdown(document):
+    return build_report.render_markdown(_plain(document))
+
+
+def dib_environment_for_image(environment, by_distribution, host_distribution, elements):
+    return apt_sources.environment_for_elements(
+        _plain(environment), _plain(by_distribution), str(host_distribution or ""), _plain(elements)
+    )
+
+
+class FilterModule:
+    """dbaas.guest_images build stage filters."""
+
+    def filters(self):
+        return {
+            "build_report_row": build_report_row,
+            "build_report": build_report_document,
+            "build_report_markdown": build_report_markdown,
+            "dib_environment_for_image": dib_environment_for_image,
+        }

@@ -1,0 +1,24 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The build stage filters are registered and hand over to module_utils."""
+
+from ansible_collections.dbaas.guest_images.plugins.filter import build_report as filters
+
+
+def test_filters_registered():
+    names = set(filters.FilterModule().filters())
+    assert {"build_report_row", "build_report", "build_report_markdown", "dib_environment_for_image"} <= names
+
+
+def test_report_round_trip():
+    row = filters.build_report_row({"built": True, "images": []}, "img", "localhost")
+    document = filters.build_report_document([row])
+    assert document["summary"]["built"] == 1
+    assert "| img | localhost | built |" in filters.build_report_markdown(document)
+
+
+def test_environment_for_image_of_other_distribution():
+    env = {"DIB_DISTRIBUTION_MIRROR": "http://m/debian", "DIB_DEBIAN_SECURITY_MIRROR": "http://m/debian-security"}
+    by_dist = {"ubuntu": {"DIB_DISTRIBUTION_MIRROR": "http://u/ubuntu"}}
+    result = filters.dib_environment_for_image(env, by_dist, "debian", ["ubuntu-minimal"])
+    assert result["DIB_DISTRIBUTION_MIRROR"] == "http://u/ubuntu"
+    assert filters.dib_environment_for_image(env, by_dist, "debian", ["debian-minimal"]) == env
