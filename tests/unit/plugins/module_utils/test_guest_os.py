@@ -1,0 +1,110 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The OS layer table and its checks (plugins/module_utils/guest_os.py)."""
+
+import os
+
+import pytest
+import yaml
+
+from ansible_collections.dbaas.guest_images.plugins.module_utils import guest_os
+
+ROLE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles", "os_layer")
+
+
+def test_debian_12_layer():
+    layer = guest_os.os_layer("debian", "12")
+    assert layer["elements"] == [
+        "debian-minimal", "vm", "cloud-init", "cloud-init-datasources", "growroot",
+        "dbaas-guest-os", "dbaas-guest-agent",
+    ]
+    env = layer["environment"]
+    assert env["DIB_RELEASE"] == "bookworm"
+    assert env["DIB_CLOUD_INIT_DATASOURCES"] == "ConfigDrive, OpenStack"
+    assert env["DIB_BOOTLOADER_SERIAL_CONSOLE"] == "ttyS0,115200"
+    assert env["DBAAS_GUEST_AGENT_VERSION"] == "26.0.0"
+    assert env["DBAAS_GUEST_TIMEZONE"] == "Etc/UTC"
+    assert "DBAAS_GUEST_SSH_KEY" not in env
+    assert layer["python"] == "3.11"
+    assert layer["tested"] is True
+
+
+@pytest.mark.parametrize("release, base, codename, python", [
+    ("22.04", "ubuntu-minimal", "jammy", "3.10"),
+    ("24.04", "ubuntu-minimal", "noble", "3.12"),
+])
+def test_ubuntu_layers(release, base, codename, python):
+    layer = guest_os.os_layer("Ubuntu", release)
+    assert layer["elements"][0] == base
+    assert layer["environment"]["DIB_RELEASE"] == codename
+    assert layer["python"] == python
+
+
+def test_settings_reach_the_environment():
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGk operator@example"
+    env = guest_os.os_layer("debian", 12, {
+        "agent_version": "25.0.1", "timezone": "Europe/Berlin", "locale": "en_US.UTF-8",
+        "ssh_key": key + "\n",
+    })["environment"]
+    assert env["DBAAS_GUEST_AGENT_VERSION"] == "25.0.1"
+    assert env["DBAAS_GUEST_TIMEZONE"] == "Europe/Berlin"
+    assert env["DBAAS_GUEST_LOCALE"] == "en_US.UTF-8"
+    assert env["DBAAS_GUEST_SSH_KEY"] == key
+
+
+def test_empty_settings_mean_defaults():
+    env = guest_os.os_layer("debian", "12", {"ssh_key": "", "timezone": None})["environment"]
+    assert "DBAAS_GUEST_SSH_KEY" not in env
+    assert env["DBAAS_GUEST_TIMEZONE"] == "Etc/UTC"
+
+
+def test_unknown_release_lists_supported():
+    with pytest.raises(guest_os.GuestOSError) as err:
+        guest_os.os_layer("debian", "11")
+    assert "debian 12" in str(err.value) and "ubuntu 24.04" in str(err.value)
+
+
+@pytest.mark.parametrize("settings, word", [
+    ({"colour": "blue"}, "colour"),
+    ({"ssh_key": "-----BEGIN OPENSSH PRIVATE KEY-----"}, "ssh_key"),
+    ({"ssh_key": "ssh-ed25519 AAAA a\nssh-ed25519 BBBB b"}, "ssh_key"),
+    ({"timezone": "../../etc/passwd"}, "timezone"),
+    ({"locale": "en US"}, "locale"),
+    ({"agent_version": "latest"}, "agent_version"),
+])
+def test_bad_settings_are_refused(settings, word):
+    with pytest.raises(guest_os.GuestOSError, match=word):
+        guest_os.os_layer("debian", "12", settings)
+
+
+def test_wheelhouse_name():
+    assert guest_os.wheelhouse_name("26.0.0", "3.11") == "trove-26.0.0-cp311"
+    assert guest_os.python_tag("3.12") == "cp312"
+    with pytest.raises(guest_os.GuestOSError):
+        guest_os.python_tag("311")
+
+
+def test_role_table_matches_module_utils():
+    """The os_layer role reads its own copy of python/glibc per release."""
+    with open(os.path.join(ROLE, "vars", "main.yml")) as handle:
+        table = yaml.safe_load(handle)["os_layer_release_table"]
+    expected = {
+        f"{os_name}-{release}": {"python": row["python"], "glibc": row["glibc"]}
+        for (os_name, release), row in guest_os.RELEASES.items()
+    }
+    assert table == expected
+
+
+def test_elements_exist_with_readme():
+    elements = os.path.join(ROLE, "files", "elements")
+    for name in ("dbaas-guest-os", "dbaas-guest-agent"):
+        assert os.path.isfile(os.path.join(elements, name, "README.rst"))
+    layer = guest_os.os_layer("debian", "12")
+    with open(os.path.join(elements, "dbaas-guest-os", "README.rst")) as handle:
+        readme = handle.read()
+    for var in ("DBAAS_GUEST_TIMEZONE", "DBAAS_GUEST_LOCALE", "DBAAS_GUEST_SSH_KEY"):
+        assert var in readme
+    with open(os.path.join(elements, "dbaas-guest-agent", "README.rst")) as handle:
+        readme = handle.read()
+    for var in ("DBAAS_GUEST_AGENT_WHEELHOUSE", "DBAAS_GUEST_AGENT_VERSION", "DBAAS_EXTRA_CA_CERTS"):
+        assert var in readme
+    assert set(layer["elements"]) >= {"dbaas-guest-os", "dbaas-guest-agent"}
