@@ -1,0 +1,161 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Reading an image file once: hashing while Glance reads it, and remembering the hash.
+
+An upload must stream the file (memory stays flat whatever the size) and the
+module must know the file's hash to compare it with Glance's ``os_hash_value``.
+Reading a multi-GiB file twice (hash, then upload) doubles the time, so:
+
+- ``HashingReader`` wraps the open file and updates the digest as the HTTP
+  client reads each block; after the upload the digest is compared with the
+  value Glance computed on its side.
+- Deciding whether an upload is needed at all requires the hash *before*
+  uploading. It comes, in this order, from: the ``checksum`` the caller
+  already has (the build report), the ``HashCache`` (a small JSON record per
+  file in the user's cache folder, valid while path, size, mtime and inode are
+  unchanged), or, only when Glance holds an image of exactly the same size, a
+  hashing pass over the file. When that pass finds the same data, no upload
+  follows, so the file is still read once.
+"""
+
+import hashlib
+import json
+import os
+import tempfile
+
+SUPPORTED_ALGORITHMS = ("sha512", "sha384", "sha256", "sha1", "md5")
+DEFAULT_ALGORITHM = "sha512"
+READ_BLOCK = 1024 * 1024
+
+
+class ChecksumError(ValueError):
+    """A ``checksum`` option that cannot be understood."""
+
+
+def new_hash(algorithm):
+    if algorithm not in SUPPORTED_ALGORITHMS:
+        raise ChecksumError(
+            "Unsupported hash algorithm '{}': use one of {}.".format(algorithm, ", ".join(SUPPORTED_ALGORITHMS)))
+    return hashlib.new(algorithm)
+
+
+def parse_checksum(value, default_algorithm=DEFAULT_ALGORITHM):
+    """``'sha512:ab12..'`` or a bare hex digest -> ``(algorithm, hexdigest)``; the length must fit."""
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    algorithm, sep, digest = text.partition(":")
+    if not sep:
+        algorithm, digest = default_algorithm, text
+    expected = new_hash(algorithm).digest_size * 2
+    if len(digest) != expected or any(c not in "0123456789abcdef" for c in digest):
+        raise ChecksumError(
+            "Option 'checksum' must be '<algorithm>:<hex digest>' (e.g. sha512:...) or a bare {} hex digest "
+            "of {} characters; got {!r}.".format(algorithm, expected, value if len(text) < 20 else text[:20] + "..."))
+    return algorithm, digest
+
+
+class HashingReader:
+    """File-like wrapper: every block read from ``fileobj`` also feeds the digest.
+
+    ``len()`` is the number of bytes left, so an HTTP client sends a
+    Content-Length and streams with ``read()`` (never loads the file).
+    """
+
+    def __init__(self, fileobj, size, algorithm=DEFAULT_ALGORITHM, progress=None):
+        self._file = fileobj
+        self._size = size
+        self._hash = new_hash(algorithm)
+        self.algorithm = algorithm
+        self.bytes_read = 0
+        self._progress = progress
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            size = READ_BLOCK
+        block = self._file.read(size)
+        if block:
+            self._hash.update(block)
+            self.bytes_read += len(block)
+            if self._progress is not None:
+                self._progress(self.bytes_read)
+        return block
+
+    def __iter__(self):
+        while True:
+            block = self.read(READ_BLOCK)
+            if not block:
+                return
+            yield block
+
+    def __len__(self):
+        return max(self._size - self.bytes_read, 0)
+
+    @property
+    def complete(self):
+        return self.bytes_read == self._size
+
+    def hexdigest(self):
+        return self._hash.hexdigest()
+
+
+def hash_file(path, algorithm=DEFAULT_ALGORITHM, block=READ_BLOCK):
+    digest = new_hash(algorithm)
+    with open(path, "rb") as handle:
+        while True:
+            chunk = handle.read(block)
+            if not chunk:
+                break
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def default_cache_dir():
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "dbaas-guest-images", "hashes")
+
+
+def file_identity(path):
+    """What must not change for a cached hash to stay valid."""
+    st = os.stat(path)
+    return {"path": os.path.realpath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+            "inode": st.st_ino, "device": st.st_dev}
+
+
+class HashCache:
+    """One JSON record per (file, algorithm) in ``directory``; a stale record is ignored."""
+
+    def __init__(self, directory=None):
+        self.directory = directory or default_cache_dir()
+
+    def _record_path(self, identity, algorithm):
+        key = hashlib.sha256(identity["path"].encode("utf-8", "surrogateescape")).hexdigest()[:32]
+        return os.path.join(self.directory, f"{key}.{algorithm}.json")
+
+    def get(self, path, algorithm):
+        try:
+            identity = file_identity(path)
+            with open(self._record_path(identity, algorithm)) as handle:
+                record = json.load(handle)
+        except (OSError, ValueError):
+            return None
+        if record.get("identity") != identity or record.get("algorithm") != algorithm:
+            return None
+        value = record.get("hexdigest")
+        return value if isinstance(value, str) else None
+
+    def put(self, path, algorithm, hexdigest, identity=None):
+        """Remember ``hexdigest``; ``identity`` is the one taken *before* reading (a file changed
+        while being read is then not cached under its new identity). Failures are ignored."""
+        try:
+            identity = identity or file_identity(path)
+            if identity != file_identity(path):
+                return False
+            os.makedirs(self.directory, mode=0o700, exist_ok=True)
+            target = self._record_path(identity, algorithm)
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".hash-")
+            with os.fdopen(fd, "w") as handle:
+                json.dump({"identity": identity, "algorithm": algorithm, "hexdigest": hexdigest}, handle)
+            os.replace(tmp, target)
+            return True
+        except OSError:
+            return False

@@ -1,0 +1,172 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure logic for Glance image metadata: defaults, comparison, JSON patches, rotation."""
+
+# Attributes Glance owns or that are not free-form properties.
+CORE_ATTRIBUTES = frozenset([
+    "id", "name", "status", "visibility", "protected", "checksum", "os_hash_algo", "os_hash_value", "owner",
+    "size", "virtual_size", "min_ram", "min_disk", "created_at", "updated_at", "disk_format",
+    "container_format", "tags", "self", "file", "schema", "direct_url", "locations", "os_hidden", "stores",
+])
+# Attributes the module may set and later change.
+MUTABLE_ATTRIBUTES = ("name", "visibility", "protected", "min_disk", "min_ram")
+
+FAMILY_TAG_PREFIX = "family:"
+
+# Debian-style architecture names (DIB's ``-a``) to the names Nova's filters and libosinfo use.
+ARCHITECTURES = {
+    "amd64": "x86_64", "x86_64": "x86_64", "arm64": "aarch64", "aarch64": "aarch64",
+    "ppc64el": "ppc64le", "ppc64le": "ppc64le", "s390x": "s390x", "i386": "i686",
+}
+
+# Hints for a KVM cloud booting a DIB-built Linux guest (virtio everywhere, BIOS boot as the
+# `vm` element builds it, a virtio RNG so database guests do not starve for entropy early on).
+HARDWARE_DEFAULTS = {
+    "hw_disk_bus": "virtio",
+    "hw_vif_model": "virtio",
+    "hw_scsi_model": "virtio-scsi",
+    "hw_rng_model": "virtio",
+    "hw_video_model": "virtio",
+    "hw_firmware_type": "bios",
+    "hw_qemu_guest_agent": "no",
+    "os_type": "linux",
+}
+
+
+def family_tag(family):
+    return FAMILY_TAG_PREFIX + family if family else None
+
+
+def property_value(value):
+    """Glance stores extra properties as strings; booleans in the lower-case form Nova reads."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def default_properties(os_distro=None, os_version=None, arch=None, datastore=None, datastore_version=None,
+                       fingerprint=None, hardware=True, qemu_guest_agent=None):
+    """Properties a Trove guest image should carry; ``None`` inputs are left out."""
+    props = dict(HARDWARE_DEFAULTS) if hardware else {}
+    if qemu_guest_agent is not None:
+        props["hw_qemu_guest_agent"] = "yes" if qemu_guest_agent else "no"
+    if arch:
+        props["architecture"] = ARCHITECTURES.get(arch, arch)
+        props["hw_architecture"] = props["architecture"]
+    if os_distro:
+        props["os_distro"] = os_distro.lower()
+    if os_version is not None:
+        props["os_version"] = str(os_version)
+    if datastore:
+        props["trove_datastore"] = datastore
+    if datastore_version is not None:
+        props["trove_datastore_version"] = str(datastore_version)
+    if fingerprint:
+        props["build_fingerprint"] = fingerprint
+    return props
+
+
+def split_image(raw):
+    """Glance's flat image JSON -> ``(core attributes, extra properties)``."""
+    core = {k: v for k, v in raw.items() if k in CORE_ATTRIBUTES}
+    props = {k: v for k, v in raw.items() if k not in CORE_ATTRIBUTES}
+    return core, props
+
+
+def normalize_image(raw):
+    """The image as the modules return it: core attributes plus a ``properties`` dict."""
+    core, props = split_image(raw)
+    result = {key: core.get(key) for key in (
+        "id", "name", "status", "visibility", "protected", "disk_format", "container_format", "size",
+        "virtual_size", "min_disk", "min_ram", "checksum", "os_hash_algo", "os_hash_value", "owner",
+        "created_at", "updated_at")}
+    result["tags"] = sorted(core.get("tags") or [])
+    result["properties"] = dict(sorted(props.items()))
+    return result
+
+
+def desired_attributes(name=None, visibility=None, protected=None, min_disk=None, min_ram=None):
+    attrs = dict(name=name, visibility=visibility, protected=protected, min_disk=min_disk, min_ram=min_ram)
+    return {k: v for k, v in attrs.items() if v is not None}
+
+
+def metadata_patch(image, attributes, properties, tags):
+    """JSON-patch operations turning ``image`` (Glance's flat JSON) into the wanted metadata.
+
+    Only what is given is managed: other properties and tags are left alone.
+    """
+    ops = []
+    for key in MUTABLE_ATTRIBUTES:
+        if key in attributes and image.get(key) != attributes[key]:
+            ops.append({"op": "replace", "path": "/" + key, "value": attributes[key]})
+    for key in sorted(properties):
+        value = property_value(properties[key])
+        if key not in image:
+            ops.append({"op": "add", "path": "/" + key, "value": value})
+        elif image[key] != value:
+            ops.append({"op": "replace", "path": "/" + key, "value": value})
+    have = list(image.get("tags") or [])
+    want = have + [t for t in tags if t not in have]
+    if want != have:
+        ops.append({"op": "replace", "path": "/tags", "value": want})
+    return ops
+
+
+def apply_patch(image, ops):
+    """What ``image`` looks like after ``ops`` (for check mode and diffs)."""
+    result = dict(image)
+    for op in ops:
+        result[op["path"][1:]] = op["value"]
+    return result
+
+
+def diff_view(image):
+    """A stable, secret-free view of an image's metadata for Ansible's diff output."""
+    if not image:
+        return {}
+    view = normalize_image(image)
+    for key in ("status", "created_at", "updated_at", "owner", "virtual_size", "checksum"):
+        view.pop(key, None)
+    return view
+
+
+def select_for_rotation(images, keep, current_id=None, referenced_ids=(), owner=None):
+    """Which images of one family to delete so that the ``keep`` newest remain.
+
+    Returns ``(delete, spared)``; ``spared`` lists ``(image, reason)`` for old images kept anyway:
+    protected, still referenced (by Trove or the caller), owned by another project, or not active.
+    The image just published (``current_id``) is always kept and counts towards ``keep``.
+    """
+    if keep is None:
+        return [], []
+    referenced = set(referenced_ids or ())
+    ordered = sorted(images, key=lambda i: (i.get("created_at") or "", i.get("id") or ""), reverse=True)
+    if current_id:
+        ordered = ([i for i in ordered if i.get("id") == current_id]
+                   + [i for i in ordered if i.get("id") != current_id])
+    delete, spared = [], []
+    for index, image in enumerate(ordered):
+        if index < keep or image.get("id") == current_id:
+            continue
+        if image.get("protected"):
+            spared.append((image, "protected"))
+        elif image.get("id") in referenced:
+            spared.append((image, "referenced by a Trove datastore version"))
+        elif owner and image.get("owner") and image.get("owner") != owner:
+            spared.append((image, "owned by another project"))
+        else:
+            delete.append(image)
+    return delete, spared
+
+
+def referenced_by_tags(images, tag_sets):
+    """Image ids Trove would pick for datastore versions that name images by tags:
+    the newest active image carrying all tags of a set."""
+    ids = set()
+    for tags in tag_sets:
+        wanted = set(tags or [])
+        if not wanted:
+            continue
+        matches = [i for i in images if i.get("status") == "active" and wanted <= set(i.get("tags") or [])]
+        if matches:
+            ids.add(max(matches, key=lambda i: i.get("created_at") or "")["id"])
+    return ids

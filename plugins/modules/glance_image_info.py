@@ -1,0 +1,167 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+module: glance_image_info
+short_description: List Glance images by name, tags or properties
+version_added: 0.1.0
+description:
+  - Lists the images visible to the user, filtered by name, tags, status and
+    properties, newest first, optionally reshaped by a JMESPath O(query).
+  - Never changes anything.
+author:
+  - dbaas.guest_images developers
+extends_documentation_fragment:
+  - dbaas.guest_images.openstack
+options:
+  id:
+    description:
+      - Only the image with this ID.
+    type: str
+  name:
+    description:
+      - Only images with exactly this name.
+    type: str
+  tags:
+    description:
+      - Only images carrying all these tags.
+    type: list
+    elements: str
+    default: []
+  family:
+    description:
+      - Only images of this family (the C(family:<family>) tag set by
+        M(dbaas.guest_images.glance_image)).
+    type: str
+  properties:
+    description:
+      - Only images whose properties have these values (compared as strings).
+    type: dict
+    default: {}
+  status:
+    description:
+      - Only images in this status, for example C(active).
+    type: str
+  visibility:
+    description:
+      - Which images to list; V(all) lists every image the user may see.
+    type: str
+    choices: [all, public, private, shared, community]
+    default: all
+  query:
+    description:
+      - JMESPath expression applied to the list of images; its value is
+        returned as RV(query_result).
+    type: str
+notes:
+  - Needs the C(jmespath) Python library on the host that runs the task when
+    O(query) is used.
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Newest active image of a family
+  dbaas.guest_images.glance_image_info:
+    cloud: mycloud
+    family: trove-debian-12-mysql-8.0
+    status: active
+    query: "[0].id"
+  register: newest
+
+- name: Images built for a datastore version
+  dbaas.guest_images.glance_image_info:
+    cloud: mycloud
+    properties:
+      trove_datastore: mysql
+      trove_datastore_version: "8.0"
+"""
+
+RETURN = r"""
+images:
+  description: Matching images, newest first.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - id: 1b6e7ee2-0d6a-4a4b-9d7e-3a1f0c2f4b11
+      name: trove-guest-debian-12-mysql-8.0
+      status: active
+      size: 344129536
+      os_hash_algo: sha512
+      os_hash_value: 2d4e...
+      tags: [family:trove-debian-12-mysql-8.0]
+      properties: {os_distro: debian}
+query_result:
+  description: Value of O(query) over RV(images).
+  returned: when O(query) is given
+  type: raw
+  sample: 1b6e7ee2-0d6a-4a4b-9d7e-3a1f0c2f4b11
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+
+from ansible_collections.dbaas.guest_images.plugins.module_utils.glance_image import (  # noqa: E402
+    GlanceClient,
+    explain,
+    find_images,
+)
+from ansible_collections.dbaas.guest_images.plugins.module_utils.glance_metadata import family_tag  # noqa: E402
+from ansible_collections.dbaas.guest_images.plugins.module_utils.openstack import (  # noqa: E402
+    openstack_argument_spec,
+    openstack_connect,
+)
+
+try:
+    import jmespath
+
+    HAS_JMESPATH = True
+    JMESPATH_IMPORT_ERROR = None
+except ImportError as import_error:
+    HAS_JMESPATH = False
+    JMESPATH_IMPORT_ERROR = import_error
+
+
+def main():
+    argument_spec = openstack_argument_spec(
+        id=dict(type="str"),
+        name=dict(type="str"),
+        tags=dict(type="list", elements="str", default=[]),
+        family=dict(type="str"),
+        properties=dict(type="dict", default={}),
+        status=dict(type="str"),
+        visibility=dict(type="str", default="all", choices=["all", "public", "private", "shared", "community"]),
+        query=dict(type="str"),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    p = module.params
+    compiled = None
+    if p["query"] is not None:
+        if not HAS_JMESPATH:
+            module.fail_json(msg=missing_required_lib("jmespath"), exception=str(JMESPATH_IMPORT_ERROR))
+        try:
+            compiled = jmespath.compile(p["query"])
+        except jmespath.exceptions.JMESPathError as exc:
+            module.fail_json(msg=f"Option 'query' is not a valid JMESPath expression: {exc}")
+    tags = list(p["tags"])
+    if p["family"]:
+        tags.append(family_tag(p["family"]))
+
+    conn = openstack_connect(module)
+    client = GlanceClient(conn, warn=module.warn)
+    try:
+        images = find_images(client, name=p["name"], tags=tags, properties=p["properties"],
+                             visibility=p["visibility"], status=p["status"], image_id=p["id"])
+    except Exception as exc:
+        module.fail_json(msg=explain(exc, p, action="listing images"))
+    result = {"changed": False, "images": images}
+    if compiled is not None:
+        result["query_result"] = compiled.search(images)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
