@@ -1,0 +1,440 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One ``dib_image`` run: validate, decide, build, verify, publish.
+
+The module file is a thin shell around :func:`run`.  ``run`` returns the
+result dict of the module contract or raises :class:`BuildError` whose
+``extra`` carries the structured detail (``log_path``, ``failed_hook``).
+
+Failure handling, in one place:
+
+* the build works in ``<dest>/.<name>.tmp-XXXX`` (same file system as the
+  outputs, so publishing is a rename); DIB's ``TMP_DIR`` is inside it;
+* on failure, timeout or a signal (SIGTERM/SIGINT/SIGHUP) DIB's process
+  group is killed, mounts and loop devices under the work folder are
+  released and the folder is deleted;
+* if the module itself is killed with SIGKILL (Ansible's async timeout
+  does that to the module's process group), a small guardian process,
+  forked before DIB starts and living in its own session, notices that
+  the module is gone and does the same cleanup.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+from ansible_collections.dbaas.guest_images.plugins.module_utils import dib_validate as validate
+from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_argv import (
+    build_argv,
+    build_environment,
+    output_path,
+)
+from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_cleanup import (
+    cleanup_build,
+    release_host_resources,
+    remove_tree,
+)
+from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_elements import (
+    ElementError,
+    dib_elements_dir,
+    resolve_elements,
+)
+from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_fingerprint import (
+    FINGERPRINT_VERSION,
+    compute_components,
+    decide,
+    diff_of,
+    fingerprint_of,
+    load_record,
+)
+from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_lock import ImageLock, LockTimeout
+from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_log import extract_errors, hook_label, tail_lines
+from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_outputs import (
+    OutputError,
+    describe_outputs,
+    prune_unaccounted,
+    publish,
+)
+from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_progress import (
+    LogFollower,
+    new_state,
+    progress_path,
+)
+
+
+class BuildError(Exception):
+    def __init__(self, message: str, **extra):
+        super().__init__(message)
+        self.extra = extra
+
+
+class Interrupted(Exception):
+    def __init__(self, signum: int):
+        super().__init__(f"received signal {signum}")
+        self.signum = signum
+
+
+def log_path_for(dest: str, name: str) -> str:
+    return os.path.join(dest, f"{name}.log")
+
+
+def dib_version(dib_command: str, env: dict[str, str]) -> str:
+    try:
+        out = subprocess.run(
+            [dib_command, "--version"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env=env, timeout=120, check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise BuildError(
+            f"dib_command: '{dib_command} --version' cannot run: {exc}; run the dbaas.guest_images.build_host role"
+        ) from exc
+    text = out.stdout.decode("utf-8", "replace").strip()
+    if out.returncode != 0 or not text:
+        raise BuildError(
+            f"dib_command: '{dib_command} --version' failed (exit {out.returncode}): {text}; is diskimage-builder"
+            " installed correctly? Run the dbaas.guest_images.build_host role"
+        )
+    return text.splitlines()[-1].strip()
+
+
+def _hook_element(hook: str | None, resolved: dict[str, str]) -> str | None:
+    """Which element a failing hook came from (DIB copies hooks from element folders)."""
+    label = hook_label(hook)
+    if not label:
+        return None
+    for name, folder in resolved.items():
+        if os.path.exists(os.path.join(folder, label)):
+            return name
+    return None
+
+
+# --- the guardian ---------------------------------------------------------
+
+def _start_guardian(work_dir: str, log_src: str, log_dst: str, status: str, keep_fds: list[int]) -> tuple[int, int]:
+    """Fork a process that cleans up after the build if this process dies.
+
+    Returns ``(pid, write_fd)``.  Write ``pgid N`` lines and finally
+    ``done`` to ``write_fd``; if the pipe closes without ``done`` (this
+    process was killed), the guardian kills the group and cleans up.
+    """
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(read_fd)
+        return pid, write_fd
+    # Child: must never return into the module's code.
+    try:
+        os.setsid()
+        # Detach from the module's stdout/stderr, or Ansible would wait for us.
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        keep = {0, 1, 2, read_fd} | set(keep_fds)
+        for entry in os.listdir("/proc/self/fd"):
+            fd = int(entry)
+            if fd not in keep:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        data = b""
+        while True:
+            chunk = os.read(read_fd, 4096)
+            if not chunk:
+                break
+            data += chunk
+        lines = data.decode("ascii", "replace").splitlines()
+        if "done" not in lines:
+            pgid = None
+            for line in lines:
+                if line.startswith("pgid "):
+                    pgid = int(line.split()[1])
+            cleanup_build_after_death(work_dir, pgid, log_src, log_dst, status)
+    finally:
+        os._exit(0)
+
+
+def cleanup_build_after_death(work_dir: str, pgid: int | None, log_src: str, log_dst: str, status: str) -> None:
+    if os.path.exists(log_src):
+        try:
+            with open(log_src, "a") as handle:
+                handle.write("dib_image: the module process died; build killed and cleaned up\n")
+            shutil.move(log_src, log_dst)
+        except OSError:
+            pass
+    cleanup_build(work_dir, pgid)
+    with contextlib.suppress(OSError):
+        os.unlink(status)
+
+
+# --- the run ----------------------------------------------------------------
+
+def _validate(params: dict, check_mode: bool) -> tuple[str, list[str]]:
+    validate.check_name(params["name"])
+    validate.check_formats(params["formats"])
+    validate.check_numbers(params.get("size"), params["timeout"], params["lock_timeout"], params["max_age"])
+    validate.check_environment(params["environment"])
+    validate.check_inputs(params["inputs"], params["environment"])
+    validate.check_element_paths(params["element_paths"])
+    dib_command = validate.find_dib_command(params.get("dib_command"))
+    dib_elements = dib_elements_dir(dib_command)
+    if not dib_elements:
+        raise validate.InvalidOption(
+            "dib_command",
+            f"cannot find diskimage-builder's own elements next to '{dib_command}'; is it a diskimage-builder"
+            " install? Run the dbaas.guest_images.build_host role",
+        )
+    search = list(params["element_paths"]) + [dib_elements]
+    validate.check_elements(params["elements"], search)
+    if check_mode:
+        if os.path.isdir(params["dest"]) and not os.access(params["dest"], os.W_OK | os.X_OK):
+            raise validate.InvalidOption("dest", "'{}' is not writable by this user".format(params["dest"]))
+    else:
+        validate.ensure_dest(params["dest"])
+    return dib_command, search
+
+
+def run(params: dict, check_mode: bool = False, diff_mode: bool = False) -> dict:
+    started = time.time()
+    name, dest = params["name"], os.path.abspath(params["dest"])
+    params = dict(params, dest=dest)
+    try:
+        dib_command, search = _validate(params, check_mode)
+        try:
+            # DIB always adds its "base" element in front (we never pass -n).
+            resolved = resolve_elements(["base"] + [e for e in params["elements"] if e != "base"], search)
+        except ElementError as exc:
+            raise validate.InvalidOption("elements", str(exc)) from exc
+    except validate.InvalidOption as exc:
+        raise BuildError(str(exc), option=exc.option) from exc
+
+    base_env = build_environment(
+        dib_command=dib_command, element_paths=params["element_paths"], environment={}, inputs={},
+        tmp_dir=tempfile.gettempdir(),
+    )
+    version = dib_version(dib_command, base_env)
+    inputs = {var: os.path.abspath(path) for var, path in params["inputs"].items()}
+    components = compute_components(
+        elements=params["elements"], resolved_elements=resolved, environment=params["environment"],
+        packages=params["packages"], formats=params["formats"], size=params.get("size"), arch=params["arch"],
+        dib_version=version, inputs=inputs,
+    )
+    fingerprint = fingerprint_of(components)
+    expected = [output_path(dest, name, fmt) for fmt in params["formats"]]
+    record = load_record(dest, name)
+    build, reason, changed_inputs = decide(
+        record, fingerprint, components, expected, force=params["force"], max_age_hours=params["max_age"]
+    )
+    result = {
+        "changed": False,
+        "built": False,
+        "fingerprint": fingerprint,
+        "dib_version": version,
+        "resolved_elements": list(resolved),
+        "reason": reason,
+        "changed_inputs": changed_inputs,
+        "images": (record or {}).get("images", []) if not build else [],
+        "log_path": log_path_for(dest, name),
+        "duration": 0.0,
+    }
+    if diff_mode and changed_inputs:
+        result["diff"] = diff_of((record or {}).get("components"), components, changed_inputs)
+    if not build:
+        result["duration"] = round(time.time() - started, 3)
+        return result
+    if check_mode:
+        result["changed"] = True
+        result["reason"] = "would build: " + reason
+        result["duration"] = round(time.time() - started, 3)
+        return result
+
+    try:
+        validate.check_free_space(dest, params.get("size"), params["formats"])
+    except validate.InvalidOption as exc:
+        raise BuildError(str(exc), option=exc.option) from exc
+
+    lock = ImageLock(dest, name, params["lock_timeout"])
+    try:
+        lock.acquire()
+    except LockTimeout as exc:
+        raise BuildError(str(exc), lock_path=lock.path, holder_pid=exc.holder_pid) from exc
+    try:
+        if not params["force"]:
+            # Someone else may have built while we waited for the lock; their result may be ours.
+            record = load_record(dest, name)
+            build, reason, changed_inputs = decide(
+                record, fingerprint, components, expected, force=False, max_age_hours=params["max_age"]
+            )
+            if not build:
+                result.update(reason=reason + " (built by a concurrent run)", changed_inputs=[],
+                              images=record["images"], duration=round(time.time() - started, 3))
+                return result
+
+        def make_record(images: list[dict], duration: float) -> dict:
+            return {
+                "version": FINGERPRINT_VERSION,
+                "fingerprint": fingerprint,
+                "components": components,
+                "images": images,
+                "resolved_elements": dict(resolved),
+                "built_at_epoch": time.time(),
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "duration": duration,
+                "log_path": log_path_for(dest, name),
+            }
+
+        images = _build(params, dib_command, resolved, inputs, lock, make_record)
+    finally:
+        lock.release()
+    result.update(changed=True, built=True, images=images, duration=round(time.time() - started, 3))
+    return result
+
+
+def _build(params: dict, dib_command: str, resolved: dict[str, str], inputs: dict[str, str], lock: ImageLock,
+           make_record) -> list[dict]:
+    name, dest = params["name"], params["dest"]
+    prune_unaccounted(dest, name)
+    work_dir = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=dest)
+    tmp_dir = os.path.join(work_dir, "tmp")
+    out_dir = os.path.join(work_dir, "out")
+    os.mkdir(tmp_dir)
+    os.mkdir(out_dir)
+    dib_log = os.path.join(work_dir, "dib.log")
+    stdout_path = os.path.join(work_dir, "dib.stdout")
+    final_log = log_path_for(dest, name)
+    status = progress_path(dest, name)
+
+    argv = build_argv(
+        dib_command, out_base=os.path.join(out_dir, name), formats=params["formats"], elements=params["elements"],
+        logfile=dib_log, size=params.get("size"), arch=params["arch"], packages=params["packages"],
+    )
+    env = build_environment(
+        dib_command=dib_command, element_paths=params["element_paths"], environment=params["environment"],
+        inputs=inputs, tmp_dir=tmp_dir, cache_dir=params.get("cache_dir"),
+    )
+
+    guardian_pid, guardian_fd = _start_guardian(work_dir, dib_log, final_log, status, [lock.fd])
+    previous = {}
+
+    def on_signal(signum, _frame):
+        raise Interrupted(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        previous[sig] = signal.signal(sig, on_signal)
+
+    proc = None
+    follower = None
+    started = time.time()
+    try:
+        try:
+            with open(stdout_path, "wb") as stdout:
+                proc = subprocess.Popen(
+                    argv, env=env, cwd=out_dir, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            os.write(guardian_fd, f"pgid {proc.pid}\n".encode("ascii"))
+            follower = LogFollower(dib_log, status, new_state(name, os.getpid(), started))
+            follower.start()
+            try:
+                rc = proc.wait(timeout=params["timeout"])
+            except subprocess.TimeoutExpired:
+                raise BuildError(
+                    f"DIB build of '{name}' did not finish within timeout={params['timeout']} s; it was killed and"
+                    " cleaned up. Raise timeout if the build is just slow (see the log).",
+                    log_path=final_log, failed_hook=None,
+                ) from None
+            follower.stop()
+            if rc != 0:
+                raise _failure(name, rc, dib_log, stdout_path, final_log, resolved)
+            staged = {}
+            for fmt in params["formats"]:
+                staged[fmt] = output_path(out_dir, name, fmt)
+            try:
+                images = describe_outputs(staged, dest, name)
+            except OutputError as exc:
+                raise BuildError(f"DIB build of '{name}' finished but its output is not usable: {exc}",
+                                 log_path=final_log, failed_hook=None) from exc
+            leftovers = release_host_resources(work_dir)
+            if leftovers:
+                raise BuildError(
+                    f"DIB build of '{name}' left {', '.join(leftovers)} behind and they could not be released",
+                    log_path=final_log, failed_hook=None,
+                )
+            _move_log(dib_log, stdout_path, final_log)
+            publish(staged, images, dest, name, make_record(images, round(time.time() - started, 3)))
+            remove_tree(work_dir)
+            return images
+        except Interrupted as exc:
+            raise BuildError(
+                f"dib_image for '{name}' was interrupted by signal {exc.signum}; DIB was killed and its work"
+                " cleaned up", log_path=final_log, failed_hook=None,
+            ) from None
+    except BaseException:
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
+        if follower:
+            follower.stop()
+        _move_log(dib_log, stdout_path, final_log)
+        cleanup_build(work_dir, proc.pid if proc else None)
+        if proc:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+        prune_unaccounted(dest, name)
+        raise
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        with contextlib.suppress(OSError):
+            os.unlink(status)
+        try:
+            os.write(guardian_fd, b"done\n")
+        finally:
+            os.close(guardian_fd)
+            os.waitpid(guardian_pid, 0)
+
+
+def _move_log(dib_log: str, stdout_path: str, final_log: str) -> None:
+    """Put DIB's log (plus anything it printed before its logger started) at ``<dest>/<name>.log``."""
+    parts = []
+    for path in (stdout_path, dib_log):
+        try:
+            with open(path, "rb") as handle:
+                parts.append(handle.read())
+        except OSError:
+            continue
+    if not parts:
+        return
+    tmp = final_log + ".tmp"
+    with open(tmp, "wb") as handle:
+        for part in parts:
+            handle.write(part)
+    os.replace(tmp, final_log)
+    for path in (stdout_path, dib_log):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+def _failure(name: str, rc: int, dib_log: str, stdout_path: str, final_log: str, resolved: dict[str, str]):
+    text = ""
+    for path in (stdout_path, dib_log):
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                text += handle.read()
+        except OSError:
+            continue
+    found = extract_errors(text)
+    lines = found["lines"] or tail_lines(text)
+    hook = found["failed_hook"]
+    where = ""
+    if hook:
+        element = _hook_element(hook, resolved)
+        where = " in {}{}".format(hook_label(hook), f" (element {element})" if element else "")
+    details = "\n".join(lines)
+    message = f"DIB build of '{name}' failed{where} (exit {rc}):\n{details}\nFull log: {final_log}"
+    return BuildError(message, log_path=final_log, failed_hook=hook, failed_element=_hook_element(hook, resolved),
+                      error_lines=lines, rc=rc)

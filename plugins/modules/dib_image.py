@@ -1,0 +1,277 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+
+
+DOCUMENTATION = r"""
+---
+module: dib_image
+short_description: Build a disk image with diskimage-builder, idempotently and atomically
+version_added: "0.1.0"
+description:
+  - Runs C(disk-image-create) on the build host to produce one image in one or more formats.
+  - Idempotent by content. A sha256 fingerprint covers the element names, the content of every element
+    folder the build resolves (including the element dependencies and diskimage-builder's own elements),
+    the environment, packages, formats, size, arch, the diskimage-builder version and the content of every
+    file or folder in O(inputs). When the fingerprint matches the one stored in C(<dest>/<name>.fingerprint.json),
+    all outputs are present and the image is younger than O(max_age), nothing is built.
+  - Atomic. DIB works in a private folder C(<dest>/.<name>.tmp-XXXX); outputs are checked (C(qemu-img check),
+    format) and hashed before they are renamed into place, and the fingerprint file is written last. A build
+    that fails, times out or is killed leaves nothing at the output paths; its processes are killed, and the
+    mounts and loop devices it left are released.
+  - Outputs of an earlier successful build stay in place while a new build runs and when it fails, as long as
+    they still match their own fingerprint file. Outputs that no fingerprint file vouches for are removed.
+  - One build per image at a time, by a lock file C(<dest>/.<name>.lock).
+  - While DIB runs, C(<dest>/.<name>.progress.json) tells the current phase and hook; the action plugin of
+    the same name prints it on the controller. The module works without the action plugin too.
+  - Bad input is refused before DIB starts, with a message naming the option.
+author:
+  - dbaas.guest_images developers
+options:
+  name:
+    description:
+      - Image name. Outputs are C(<dest>/<name>.<format>).
+      - A plain file name, no C(/), no C(..).
+    type: str
+    required: true
+  elements:
+    description:
+      - DIB elements, in order. Each must be on O(element_paths) or among diskimage-builder's own elements.
+    type: list
+    elements: str
+    required: true
+  element_paths:
+    description:
+      - Extra element folders, searched in order before diskimage-builder's own; they become C(ELEMENTS_PATH).
+      - With the action plugin, folders that exist on the controller are copied to the build host first.
+    type: list
+    elements: path
+    default: []
+  dest:
+    description:
+      - Output folder on the build host. Created if missing.
+    type: path
+    required: true
+  formats:
+    description:
+      - Output formats (DIB image types). C(squashfs) is written as C(<name>.squash).
+    type: list
+    elements: str
+    choices: [qcow2, raw, vhd, vdi, vmdk, qed, tar, tgz, squashfs, aci]
+    default: [qcow2]
+  size:
+    description:
+      - Image size in GiB (C(--image-size)). Left out, DIB sizes the image to its content.
+    type: int
+  arch:
+    description:
+      - Target architecture (C(-a)).
+    type: str
+    default: amd64
+  environment:
+    description:
+      - C(DIB_*) and element variables for the build. Keys must be shell variable names; values must not
+        contain newlines or NUL bytes.
+      - Values whose names look secret (C(*PASSWORD*), C(*SECRET*), C(*TOKEN*), C(*_KEY)) are stored only as
+        hashes in the fingerprint file.
+    type: dict
+    default: {}
+  packages:
+    description:
+      - Extra packages to install in the image (C(-p)).
+    type: list
+    elements: str
+    default: []
+  inputs:
+    description:
+      - Files or folders that enter the image from outside, keyed by the environment variable that points
+        at them (for example C(DATASTORE_PKG_LOCATION)). Each is exported to DIB under its key, and its content
+        is part of the fingerprint.
+      - With the action plugin, paths that exist on the controller are copied to the build host first.
+    type: dict
+    default: {}
+  cache_dir:
+    description:
+      - DIB's download cache (C(DIB_IMAGE_CACHE)). Defaults to DIB's own (C(~/.cache/image-create)).
+    type: path
+  dib_command:
+    description:
+      - Path of C(disk-image-create).
+      - Defaults to C(disk-image-create) found on C(PATH), then C(/opt/dbaas-guest-images/dib/bin/disk-image-create)
+        (where the C(dbaas.guest_images.build_host) role installs it).
+    type: path
+  timeout:
+    description:
+      - Seconds the build may take; after that it is killed and cleaned up.
+    type: int
+    default: 3600
+  lock_timeout:
+    description:
+      - Seconds to wait for another build of the same image to finish before failing.
+    type: int
+    default: 1800
+  force:
+    description:
+      - Build even if the fingerprint matches.
+    type: bool
+    default: false
+  max_age:
+    description:
+      - Hours after which an unchanged image is rebuilt anyway (to pick up updated packages). C(0) means never.
+    type: int
+    default: 720
+notes:
+  - Needs C(sudo) (or root), C(qemu-img) and the tools diskimage-builder needs; the C(dbaas.guest_images.build_host)
+    role installs them.
+  - Check mode runs nothing but C(disk-image-create --version); it tells whether a build would run and why.
+    With diff mode, the changed inputs are shown before and after.
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Build a Debian 12 guest image
+  dbaas.guest_images.dib_image:
+    name: debian-12-mysql-8.0
+    dest: /var/lib/guest-images
+    elements: [debian-minimal, vm, cloud-init, cloud-init-datasources, trove-guest-agent]
+    element_paths: ["{{ playbook_dir }}/files/elements"]
+    environment:
+      DIB_RELEASE: bookworm
+      DIB_CLOUD_INIT_DATASOURCES: "ConfigDrive, OpenStack"
+    inputs:
+      DATASTORE_PKG_LOCATION: /srv/wheelhouse
+    size: 4
+  register: image
+
+- name: Only tell whether the image is up to date
+  dbaas.guest_images.dib_image:
+    name: debian-12-mysql-8.0
+    dest: /var/lib/guest-images
+    elements: [debian-minimal, vm]
+  check_mode: true
+  register: plan
+"""
+
+RETURN = r"""
+images:
+  description: The outputs, one per format.
+  returned: always (empty when a check-mode run would build)
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: Absolute path on the build host.
+      type: str
+      sample: /var/lib/guest-images/debian-12.qcow2
+    format:
+      description: Image format.
+      type: str
+      sample: qcow2
+    size:
+      description: Size in bytes.
+      type: int
+      sample: 344195072
+    sha256:
+      description: sha256 of the file.
+      type: str
+      sample: 0f343b0931126a20f133d67c2b018a3b1e44d5b1b5cbbcd54e0bbbdc0f0a8a5c
+  sample:
+    - path: /var/lib/guest-images/debian-12.qcow2
+      format: qcow2
+      size: 344195072
+      sha256: 0f343b0931126a20f133d67c2b018a3b1e44d5b1b5cbbcd54e0bbbdc0f0a8a5c
+fingerprint:
+  description: sha256 over everything that decides the image's content.
+  returned: always
+  type: str
+  sample: 9c56cc51b374c3ba189210d5b6d4bf57790d351c96c47c02190ecf1e430635ab
+duration:
+  description: Seconds this task took.
+  returned: always
+  type: float
+  sample: 134.2
+log_path:
+  description: The DIB log of the last build (C(<dest>/<name>.log)).
+  returned: always
+  type: str
+  sample: /var/lib/guest-images/debian-12.log
+dib_version:
+  description: diskimage-builder version (C(disk-image-create --version)).
+  returned: always
+  type: str
+  sample: 3.43.0
+resolved_elements:
+  description: The elements the build uses, with all dependencies expanded.
+  returned: always
+  type: list
+  elements: str
+  sample: [debian-minimal, vm, debootstrap, dpkg, package-installs]
+built:
+  description: Whether DIB ran.
+  returned: always
+  type: bool
+  sample: true
+reason:
+  description: Why the image was (or would be) built, or why not.
+  returned: always
+  type: str
+  sample: "inputs changed: environment.DIB_RELEASE"
+changed_inputs:
+  description: Dotted names of the fingerprint parts that changed since the last build.
+  returned: always
+  type: list
+  elements: str
+  sample: [environment.DIB_RELEASE, inputs.DATASTORE_PKG_LOCATION]
+"""
+
+import os  # noqa: E402
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_argv import FORMAT_SUFFIX  # noqa: E402
+from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_build import BuildError, run  # noqa: E402
+
+
+def argument_spec():
+    return dict(
+        name=dict(type="str", required=True),
+        elements=dict(type="list", elements="str", required=True),
+        element_paths=dict(type="list", elements="path", default=[]),
+        dest=dict(type="path", required=True),
+        formats=dict(type="list", elements="str", default=["qcow2"], choices=sorted(FORMAT_SUFFIX)),
+        size=dict(type="int"),
+        arch=dict(type="str", default="amd64"),
+        environment=dict(type="dict", default={}),
+        packages=dict(type="list", elements="str", default=[]),
+        inputs=dict(type="dict", default={}),
+        cache_dir=dict(type="path"),
+        dib_command=dict(type="path"),
+        timeout=dict(type="int", default=3600),
+        lock_timeout=dict(type="int", default=1800),
+        force=dict(type="bool", default=False),
+        max_age=dict(type="int", default=720),
+    )
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    params = dict(module.params)
+    # dict options arrive with whatever YAML made of the values; DIB gets strings.
+    params["environment"] = {str(k): ("" if v is None else str(v) if not isinstance(v, bool) else str(v).lower())
+                             for k, v in params["environment"].items()}
+    params["inputs"] = {str(k): os.path.expanduser(str(v)) for k, v in params["inputs"].items()}
+    try:
+        result = run(params, check_mode=module.check_mode, diff_mode=module._diff)
+    except BuildError as exc:
+        module.fail_json(msg=str(exc), **exc.extra)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,417 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""dib_image end to end against a stand-in ``disk-image-create``.
+
+The stand-in is a small shell script in a fake DIB virtualenv layout.  It
+parses the real command line, writes a DIB-style log, and then (as told by
+``FAKE_DIB_MODE``) writes real outputs (``qemu-img create``, ``tar``), or
+writes a partial output and fails, or hangs with a child process, so the
+publish, cleanup and signal paths can be tested in seconds.  Real DIB runs
+are in tests/integration.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from ansible_collections.dbaas.guest_images.plugins.module_utils import dib_build
+from ansible_collections.dbaas.guest_images.plugins.modules import dib_image
+
+FAKE_DIB = r"""#!/bin/bash
+set -eu
+if [ "${1:-}" = "--version" ]; then echo "${FAKE_DIB_VERSION:-3.43.0}"; exit 0; fi
+OUT= TYPES= LOG= ELEMENTS=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -o) OUT=$2; shift 2;;
+    -t) TYPES=$2; shift 2;;
+    -a|-p|--image-size) echo "arg $1 $2" >> "$FAKE_DIB_STATE/argv"; shift 2;;
+    --logfile) LOG=$2; shift 2;;
+    --) shift; ELEMENTS=("$@"); break;;
+    *) echo "unexpected $1" >&2; exit 2;;
+  esac
+done
+echo run >> "$FAKE_DIB_STATE/runs"
+env > "$FAKE_DIB_STATE/env"
+echo $$ > "$FAKE_DIB_STATE/pid"
+log() { echo "$(date '+%Y-%m-%d %H:%M:%S.000') | $*" >> "$LOG"; }
+BUILD=$(mktemp -d --tmpdir="$TMP_DIR" dib_build.XXXXXXXX)
+log "diskimage-builder version 3.43.0"
+log "Building elements: base ${ELEMENTS[*]}"
+log "Running hooks from $BUILD/hooks/root.d"
+log "dib-run-parts Running $BUILD/hooks/root.d/08-debootstrap"
+log "dib-run-parts 08-debootstrap completed"
+log "dib-run-parts Running /tmp/in_target.d/install.d/50-fake"
+case "${FAKE_DIB_MODE:-ok}" in
+  fail)
+    echo partial > "$OUT.qcow2"
+    log "FAKE_SETTING must be set to something useful"
+    log "Unmount $BUILD/mnt/proc"
+    exit 1;;
+  sleep)
+    echo partial > "$OUT.qcow2"
+    sleep 300 &
+    echo $! > "$FAKE_DIB_STATE/child"
+    wait;;
+  badqcow)
+    echo "not an image" > "$OUT.qcow2"
+    log "dib-run-parts 50-fake completed"
+    exit 0;;
+esac
+log "dib-run-parts 50-fake completed"
+log "Converting image using qemu-img convert"
+for t in ${TYPES//,/ }; do
+  case $t in
+    qcow2) qemu-img create -q -f qcow2 "$OUT.qcow2" 16M;;
+    raw) truncate -s 1M "$OUT.raw";;
+    tar) tar -cf "$OUT.tar" -C "$BUILD" .;;
+  esac
+done
+log "Build completed successfully"
+"""
+
+
+@pytest.fixture
+def dib(tmp_path):
+    """A fake DIB install: venv/bin/disk-image-create + site-packages/diskimage_builder/elements."""
+    venv = tmp_path / "venv"
+    elements = venv / "lib" / "python3.11" / "site-packages" / "diskimage_builder" / "elements"
+    for name, deps in (("base", ""), ("fake-os", "base-deps\n"), ("base-deps", ""), ("extra", "")):
+        (elements / name / "install.d").mkdir(parents=True)
+        (elements / name / "install.d" / "50-fake").write_text("#!/bin/sh\n")
+        if deps:
+            (elements / name / "element-deps").write_text(deps)
+    script = venv / "bin" / "disk-image-create"
+    script.parent.mkdir(parents=True)
+    script.write_text(FAKE_DIB)
+    script.chmod(0o755)
+    state = tmp_path / "state"
+    state.mkdir()
+    return {"command": str(script), "elements": elements, "state": state}
+
+
+def params(dib, dest, mode=None, **over):
+    """Module parameters; the stand-in's controls travel in ``environment`` like any DIB variable."""
+    environment = dict(over.pop("environment", {"DIB_RELEASE": "bookworm"}), FAKE_DIB_STATE=str(dib["state"]))
+    if mode:
+        environment["FAKE_DIB_MODE"] = mode
+    base = dict(
+        name="img",
+        elements=["fake-os"],
+        element_paths=[],
+        dest=str(dest),
+        formats=["qcow2"],
+        size=None,
+        arch="amd64",
+        environment=environment,
+        packages=[],
+        inputs={},
+        cache_dir=None,
+        dib_command=dib["command"],
+        timeout=60,
+        lock_timeout=5,
+        force=False,
+        max_age=720,
+    )
+    base.update(over)
+    return base
+
+
+def runs(dib):
+    path = dib["state"] / "runs"
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def leftovers(dest):
+    return sorted(p for p in os.listdir(dest) if ".tmp-" in p or p.endswith(".progress.json"))
+
+
+def test_build_then_noop_then_rebuild_on_change(dib, tmp_path):
+    dest = tmp_path / "out"
+    result = dib_build.run(params(dib, dest, formats=["qcow2", "tar"]))
+    assert result["changed"] and result["built"]
+    assert runs(dib) == 1
+    assert set(result) == {"changed", "built", "images", "fingerprint", "duration", "log_path", "dib_version",
+                           "resolved_elements", "reason", "changed_inputs"}
+    assert [i["format"] for i in result["images"]] == ["qcow2", "tar"]
+    qcow = result["images"][0]
+    assert qcow["path"] == str(dest / "img.qcow2")
+    info = json.loads(subprocess.check_output(["qemu-img", "info", "--output=json", qcow["path"]]))
+    assert info["format"] == "qcow2"
+    assert qcow["size"] == os.path.getsize(qcow["path"])
+    assert result["resolved_elements"] == ["base", "fake-os", "base-deps"]
+    record = json.loads((dest / "img.fingerprint.json").read_text())
+    assert record["fingerprint"] == result["fingerprint"]
+    assert "Build completed successfully" in (dest / "img.log").read_text()
+    assert leftovers(str(dest)) == []
+
+    # environment passed explicitly, TMP_DIR inside our own work folder
+    env = dict(line.split("=", 1) for line in (dib["state"] / "env").read_text().splitlines() if "=" in line)
+    assert env["DIB_RELEASE"] == "bookworm"
+    assert env["TMP_DIR"].startswith(str(dest / ".img.tmp-"))
+    assert env["PATH"].split(":")[0] == os.path.dirname(dib["command"])
+
+    again = dib_build.run(params(dib, dest, formats=["qcow2", "tar"]))
+    assert not again["changed"] and not again["built"]
+    assert again["images"] == result["images"]
+    assert again["reason"].startswith("unchanged")
+    assert runs(dib) == 1
+
+    changed = dib_build.run(params(dib, dest, formats=["qcow2", "tar"], environment={"DIB_RELEASE": "trixie"}))
+    assert changed["built"] and changed["changed_inputs"] == ["environment.DIB_RELEASE"]
+    assert "DIB_RELEASE=trixie\n" in (dib["state"] / "env").read_text()
+    assert runs(dib) == 2
+
+
+def test_element_content_change_rebuilds(dib, tmp_path):
+    dest = tmp_path / "out"
+    dib_build.run(params(dib, dest))
+    (dib["elements"] / "base-deps" / "install.d" / "50-fake").write_text("#!/bin/sh\necho changed\n")
+    result = dib_build.run(params(dib, dest))
+    assert result["built"] and result["changed_inputs"] == ["element_content.base-deps"]
+
+
+def test_input_content_change_rebuilds_and_is_exported(dib, tmp_path):
+    dest = tmp_path / "out"
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "agent.whl").write_bytes(b"1")
+    first = dib_build.run(params(dib, dest, inputs={"DATASTORE_PKG_LOCATION": str(pkg)}))
+    env = (dib["state"] / "env").read_text()
+    assert f"DATASTORE_PKG_LOCATION={pkg}\n" in env
+    (pkg / "agent.whl").write_bytes(b"2")
+    second = dib_build.run(params(dib, dest, inputs={"DATASTORE_PKG_LOCATION": str(pkg)}))
+    assert second["changed_inputs"] == ["inputs.DATASTORE_PKG_LOCATION"]
+    assert first["fingerprint"] != second["fingerprint"]
+
+
+def test_check_mode_builds_nothing_and_explains(dib, tmp_path):
+    dest = tmp_path / "out"
+    plan = dib_build.run(params(dib, dest), check_mode=True, diff_mode=True)
+    assert plan["changed"] and not plan["built"]
+    assert plan["reason"].startswith("would build: no previous build")
+    assert not dest.exists()
+    assert runs(dib) == 0
+    dib_build.run(params(dib, dest))
+    plan = dib_build.run(params(dib, dest, size=3), check_mode=True, diff_mode=True)
+    assert plan["changed"] and plan["changed_inputs"] == ["size"]
+    assert plan["diff"] == {"before": {}, "after": {"size": 3}}
+    assert runs(dib) == 1
+    plan = dib_build.run(params(dib, dest), check_mode=True)
+    assert not plan["changed"]
+
+
+def test_missing_output_and_force_rebuild(dib, tmp_path):
+    dest = tmp_path / "out"
+    dib_build.run(params(dib, dest))
+    os.unlink(str(dest / "img.qcow2"))
+    result = dib_build.run(params(dib, dest))
+    assert result["built"] and "missing" in result["reason"]
+    result = dib_build.run(params(dib, dest, force=True))
+    assert result["built"] and result["reason"] == "force=true"
+    assert runs(dib) == 3
+
+
+def test_failure_leaves_nothing_and_says_why(dib, tmp_path):
+    dest = tmp_path / "out"
+    with pytest.raises(dib_build.BuildError) as err:
+        dib_build.run(params(dib, dest, mode="fail"))
+    message = str(err.value)
+    assert "failed in install.d/50-fake" in message
+    assert "FAKE_SETTING must be set" in message
+    assert "Unmount" not in message
+    assert err.value.extra["failed_hook"] == "/tmp/in_target.d/install.d/50-fake"
+    assert err.value.extra["log_path"] == str(dest / "img.log")
+    assert (dest / "img.log").exists()
+    assert not (dest / "img.qcow2").exists()
+    assert not (dest / "img.fingerprint.json").exists()
+    assert leftovers(str(dest)) == []
+
+
+def test_failure_keeps_previous_good_image(dib, tmp_path):
+    dest = tmp_path / "out"
+    good = dib_build.run(params(dib, dest))
+    with pytest.raises(dib_build.BuildError):
+        dib_build.run(params(dib, dest, mode="fail", environment={"DIB_RELEASE": "trixie"}))
+    # The previous image still matches its own fingerprint file, so it stays.
+    record = json.loads((dest / "img.fingerprint.json").read_text())
+    assert record["images"] == good["images"]
+    assert os.path.getsize(str(dest / "img.qcow2")) == good["images"][0]["size"]
+
+
+def test_half_published_outputs_are_pruned(dib, tmp_path):
+    """A publish killed between rename and record leaves files no record vouches for."""
+    dest = tmp_path / "out"
+    dib_build.run(params(dib, dest, formats=["qcow2", "raw"]))
+    os.unlink(str(dest / "img.fingerprint.json"))
+    (dest / "img.raw").write_bytes(b"half")
+    with pytest.raises(dib_build.BuildError):
+        dib_build.run(params(dib, dest, mode="fail", formats=["qcow2", "raw"]))
+    assert not (dest / "img.raw").exists() and not (dest / "img.qcow2").exists()
+
+
+def test_output_that_fails_verification_is_not_published(dib, tmp_path):
+    dest = tmp_path / "out"
+    with pytest.raises(dib_build.BuildError, match="output is not usable"):
+        dib_build.run(params(dib, dest, mode="badqcow"))
+    assert not (dest / "img.qcow2").exists()
+    assert leftovers(str(dest)) == []
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead for our purposes
+    with open(f"/proc/{pid}/stat") as handle:
+        return handle.read().split(") ", 1)[1][0] != "Z"
+
+
+def test_timeout_kills_process_group_and_cleans(dib, tmp_path):
+    dest = tmp_path / "out"
+    started = time.monotonic()
+    with pytest.raises(dib_build.BuildError, match="did not finish within timeout=2 s"):
+        dib_build.run(params(dib, dest, mode="sleep", timeout=2))
+    assert time.monotonic() - started < 30
+    child = int((dib["state"] / "child").read_text())
+    assert not alive(child)
+    assert not (dest / "img.qcow2").exists()
+    assert leftovers(str(dest)) == []
+
+
+RUNNER = textwrap.dedent(
+    """
+    import json, sys
+    from ansible_collections.dbaas.guest_images.plugins.module_utils import dib_build
+    try:
+        dib_build.run(json.loads(sys.argv[1]))
+    except dib_build.BuildError as exc:
+        print("FAILED:", exc, flush=True)
+        sys.exit(1)
+    """
+)
+
+
+def start_runner(dib, dest, **over):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    return subprocess.Popen(
+        [sys.executable, "-c", RUNNER, json.dumps(params(dib, dest, mode="sleep", **over))],
+        env=env, stdout=subprocess.PIPE, text=True, start_new_session=True,
+    )
+
+
+def wait_for(path, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().strip():
+            return path.read_text().strip()
+        time.sleep(0.1)
+    raise AssertionError(f"{path} never appeared")
+
+
+def wait_gone(check, timeout=40):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_killed_module_cleans_up(dib, tmp_path, sig):
+    """SIGTERM: the module's handler cleans. SIGKILL (Ansible's async timeout): the guardian does."""
+    dest = tmp_path / "out"
+    proc = start_runner(dib, dest)
+    child = int(wait_for(dib["state"] / "child"))
+    assert leftovers(str(dest)) != []  # work folder and progress file exist while building
+    if sig == signal.SIGKILL:
+        os.killpg(proc.pid, sig)  # what async_wrapper does: the whole process group
+    else:
+        proc.send_signal(sig)
+    out, _ = proc.communicate(timeout=60)
+    if sig == signal.SIGTERM:
+        assert "interrupted by signal 15" in out
+    assert wait_gone(lambda: not alive(child)), "DIB's child survived"
+    assert wait_gone(lambda: leftovers(str(dest)) == []), leftovers(str(dest))
+    assert not (dest / "img.qcow2").exists()
+    assert (dest / "img.log").exists()
+    # and the lock is free again
+    assert dib_build.run(params(dib, dest, lock_timeout=10))["built"]
+
+
+def test_second_build_waits_then_reuses(dib, tmp_path):
+    dest = tmp_path / "out"
+    proc = start_runner(dib, dest, lock_timeout=5)
+    wait_for(dib["state"] / "child")
+    with pytest.raises(dib_build.BuildError) as err:
+        dib_build.run(params(dib, dest, lock_timeout=1))
+    assert f"is being built by another process (PID {proc.pid}" in str(err.value)
+    assert err.value.extra["lock_path"] == str(dest / ".img.lock")
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.communicate(timeout=60)
+
+
+def test_progress_file_tracks_hooks(dib, tmp_path):
+    dest = tmp_path / "out"
+    proc = start_runner(dib, dest)
+    try:
+        wait_for(dib["state"] / "child")
+        status = dest / ".img.progress.json"
+        assert wait_gone(lambda: status.exists() and json.loads(status.read_text())["phase"] == "install.d", 10)
+        state = json.loads(status.read_text())
+        assert state["hook"] == "50-fake"
+        assert state["pid"] == proc.pid
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.communicate(timeout=60)
+
+
+@pytest.mark.parametrize(
+    "over, option",
+    [
+        ({"name": "../x"}, "name"),
+        ({"elements": ["fake-os", "nope"]}, "elements"),
+        ({"element_paths": ["/does/not/exist"]}, "element_paths"),
+        ({"environment": {"BAD-KEY": "x"}}, "environment"),
+        ({"size": 0}, "size"),
+        ({"formats": ["qcow9"]}, "formats"),
+        ({"inputs": {"PKG": "/does/not/exist"}}, "inputs"),
+        ({"dib_command": "/does/not/exist/disk-image-create"}, "dib_command"),
+    ],
+)
+def test_bad_input_refused_before_dib(dib, tmp_path, over, option):
+    with pytest.raises(dib_build.BuildError) as err:
+        dib_build.run(params(dib, tmp_path / "out", **over))
+    assert err.value.extra["option"] == option
+    assert str(err.value).startswith(option + ": ")
+    assert runs(dib) == 0
+
+
+def test_dependency_missing_refused(dib, tmp_path):
+    (dib["elements"] / "extra" / "element-deps").write_text("ghost\n")
+    with pytest.raises(dib_build.BuildError, match="'ghost' \\(a dependency of 'extra'\\)"):
+        dib_build.run(params(dib, tmp_path / "out", elements=["fake-os", "extra"]))
+
+
+def test_argument_spec_matches_documentation():
+    import yaml
+
+    doc = yaml.safe_load(dib_image.DOCUMENTATION)["options"]
+    spec = dib_image.argument_spec()
+    assert set(doc) == set(spec)
+    for name, option in spec.items():
+        assert doc[name]["type"] == option["type"], name
+        assert doc[name].get("default") == option.get("default"), name
+        assert bool(doc[name].get("required")) == bool(option.get("required")), name
+        assert doc[name].get("elements") == option.get("elements"), name
+        assert sorted(doc[name].get("choices") or []) == sorted(option.get("choices") or []), name
+    returns = set(yaml.safe_load(dib_image.RETURN))
+    assert returns == {"images", "fingerprint", "duration", "log_path", "dib_version", "resolved_elements", "built",
+                       "reason", "changed_inputs"}
