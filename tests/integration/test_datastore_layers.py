@@ -149,6 +149,69 @@ def test_container_tarball_loads_into_a_real_engine(tmp_path):
     assert re.search(rf"^(sha256:)?{image_id} \S*dbaas-test/datastore:1.0$", images, re.M), images
 
 
+PRELOAD_SCRIPT = (
+    pathlib.Path(__file__).resolve().parents[2]
+    / "roles/datastore_layer/files/elements/dbaas-datastore-container/install.d/dbaas-datastore-container/preload"
+)
+
+
+@pytest.fixture
+def podman_as_docker(tmp_path):
+    """A PATH folder where ``docker`` is podman on a private vfs store and
+    ``systemctl`` records its arguments (the unit's self-disable)."""
+    podman = shutil.which("podman")
+    assert podman, "podman is needed (bindep.txt, test profile)"
+    runroot = tempfile.mkdtemp(prefix="podman-")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    store = f"--root {tmp_path / 'storage'} --runroot {runroot} --storage-driver vfs"
+    (bindir / "docker").write_text(f'#!/bin/sh\nexec {podman} {store} "$@"\n')
+    (bindir / "systemctl").write_text(f'#!/bin/sh\necho "$@" >> {tmp_path / "systemctl.calls"}\n')
+    for tool in ("docker", "systemctl"):
+        (bindir / tool).chmod(0o755)
+    env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    try:
+        yield env, tmp_path / "systemctl.calls"
+    finally:
+        shutil.rmtree(runroot, ignore_errors=True)
+
+
+def test_first_boot_preload_loads_deletes_and_disables(tmp_path, podman_as_docker):
+    env, calls = podman_as_docker
+    store = tmp_path / "container-images"
+    tarball = build_image_tarball(str(store))
+    env["DBAAS_CONTAINER_IMAGE_STORE"] = str(store)
+    result = subprocess.run([str(PRELOAD_SCRIPT)], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "dbaas-container-preload: done in" in result.stdout
+    assert not store.exists(), "the tarballs (and their folder) must be gone once loaded"
+    assert calls.read_text().split() == ["disable", "dbaas-container-preload.service"]
+    images = subprocess.run(
+        ["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "dbaas-test/datastore:1.0" in images
+    assert tarball["repo_tag"] == "dbaas-test/datastore:1.0"
+
+
+def test_first_boot_preload_keeps_a_bad_tarball_for_the_next_boot(tmp_path, podman_as_docker):
+    env, calls = podman_as_docker
+    store = tmp_path / "container-images"
+    good = build_image_tarball(str(store))
+    bad = store / "broken.tar"
+    bad.write_bytes(b"not a tarball")
+    env["DBAAS_CONTAINER_IMAGE_STORE"] = str(store)
+    result = subprocess.run([str(PRELOAD_SCRIPT)], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert "could not load" in result.stderr and "broken.tar" in result.stderr
+    assert bad.exists(), "a tarball that did not load must stay for the next boot"
+    assert not os.path.exists(good["path"]), "a loaded tarball must be deleted"
+    assert not calls.exists(), "the unit must stay enabled while a tarball is left"
+
+
 def test_fake_deb_is_a_real_package(tmp_path):
     deb = build_deb(str(tmp_path))
     info = subprocess.run(["dpkg-deb", "--info", deb], capture_output=True, text=True, check=True).stdout
