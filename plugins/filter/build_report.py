@@ -3,10 +3,7 @@
 
 ``result | dbaas.guest_images.build_report_row(name, build_host)``
     one report row from a dib_image result (failed ones too).
-``rows | dbaas.guest_images.build_report``
-    the report document (summary + rows of every build host).
-``document | dbaas.guest_images.build_report_markdown``
-    the same document as Markdown.
+(the ``dbaas.guest_images.build_report`` module writes the report from those rows)
 ``env | dbaas.guest_images.dib_environment_for_image(by_distribution, host_distribution, elements)``
     the build host's DIB environment adjusted to one image's distribution.
 """
@@ -29,14 +26,6 @@ def build_report_row(result, name, build_host):
     return build_report.report_row(_plain(result), str(name), str(build_host))
 
 
-def build_report_document(rows, extra=None):
-    return build_report.report(_plain(rows), extra=_plain(extra))
-
-
-def build_report_markdown(document):
-    return build_report.render_markdown(_plain(document))
-
-
 def dib_environment_for_image(environment, by_distribution, host_distribution, elements):
     return apt_sources.environment_for_elements(
         _plain(environment), _plain(by_distribution), str(host_distribution or ""), _plain(elements)
@@ -49,7 +38,5 @@ class FilterModule:
     def filters(self):
         return {
             "build_report_row": build_report_row,
-            "build_report": build_report_document,
-            "build_report_markdown": build_report_markdown,
             "dib_environment_for_image": dib_environment_for_image,
         }

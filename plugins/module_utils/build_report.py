@@ -129,3 +129,19 @@ def render_markdown(document):
             log = f" (log: {row['log_path']})" if row.get("log_path") else ""
             lines.append(f"- **{row.get('name')}** on {row.get('build_host')}: {_cell(row.get('error'))}{log}")
     return "\n".join(lines) + "\n"
+
+
+def _comparable(document):
+    rows = []
+    for row in document.get("images", []):
+        row = dict(row)
+        if row.get("status") == STATUS_REUSED:
+            # How long the no-op check took is not news.
+            row.pop("duration", None)
+        rows.append(row)
+    return {"summary": document.get("summary"), "images": rows}
+
+
+def same_report(old, new):
+    """True when ``new`` tells nothing ``old`` did not (time stamps and no-op durations aside)."""
+    return _comparable(old) == _comparable(new)

@@ -13,8 +13,32 @@ description:
   - Reports whether device-mapper works (C(/dev/mapper/control) exists and
     C(dmsetup version) succeeds), whether a free loop device can be found, and the
     free space of the given paths.
+  - Reports which of the given OS packages are missing, the diskimage-builder version
+    installed in a virtualenv, the state of the device-mapper fallback scripts, and which
+    C(kpartx) C(sudo) would run, so that a prepared host needs no further checks.
   - Never changes anything.
 options:
+  packages_by_family:
+    description:
+      - OS packages wanted, per Ansible OS family (C(Debian), C(RedHat)); the list of this
+        host's family is checked with C(dpkg-query) or C(rpm -q).
+    type: dict
+    default: {}
+  extra_packages:
+    description:
+      - More OS packages wanted, whatever the OS family.
+    type: list
+    elements: str
+    default: []
+  dib_venv:
+    description:
+      - Virtualenv whose diskimage-builder version is reported in RV(dib_version).
+    type: path
+  fallback_dir:
+    description:
+      - Folder whose C(kpartx) and C(dmsetup) are inspected (RV(fallback)), and whose
+        C(kpartx) C(sudo) is expected to find (RV(sudo_kpartx)).
+    type: path
   paths:
     description:
       - Paths whose file system free space is reported in RV(free_bytes).
@@ -116,6 +140,38 @@ loop_device_error:
   returned: always
   type: str
   sample: ""
+os_family:
+  description: Ansible's OS family name of the host (C(Debian), C(RedHat)), empty when unknown.
+  returned: always
+  type: str
+  sample: Debian
+user_id:
+  description: Numeric user id the module runs as.
+  returned: always
+  type: int
+  sample: 0
+missing_packages:
+  description: Packages of O(packages_by_family) for this OS family that are not installed.
+  returned: always
+  type: list
+  elements: str
+  sample: [kpartx]
+dib_version:
+  description: diskimage-builder version installed in O(dib_venv), empty when none.
+  returned: always
+  type: str
+  sample: 3.43.0
+fallback:
+  description: Per tool (C(kpartx), C(dmsetup)) in O(fallback_dir) - C(path), C(exists), C(ours)
+    (carries the fallback marker) and C(sha1).
+  returned: when O(fallback_dir) is given
+  type: dict
+  sample: {"kpartx": {"path": "/usr/local/sbin/kpartx", "exists": true, "ours": true, "sha1": "0a1b..."}}
+sudo_kpartx:
+  description: The C(kpartx) that C(sudo) resolves (empty when sudo cannot run without a password).
+  returned: when O(fallback_dir) is given
+  type: str
+  sample: /usr/local/sbin/kpartx
 free_bytes:
   description: Free bytes of the file system of each path in O(paths).
   returned: always
@@ -127,21 +183,40 @@ import os  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils import apt_sources  # noqa: E402
+from ansible_collections.dbaas.guest_images.plugins.module_utils import apt_sources, build_host  # noqa: E402
 
 
 def _os_release(root):
-    values = {}
     for candidate in ("etc/os-release", "usr/lib/os-release"):
         path = os.path.join(root, candidate)
         if os.path.isfile(path):
             with open(path, encoding="utf-8", errors="replace") as handle:
-                for line in handle:
-                    if "=" in line:
-                        key, value = line.rstrip("\n").split("=", 1)
-                        values[key] = value.strip().strip("\"'")
-            break
-    return values
+                return build_host.parse_os_release(handle.read())
+    return {}
+
+
+def _missing_packages(module, family, wanted):
+    if not wanted:
+        return []
+    if family == "Debian":
+        dpkg_query = module.get_bin_path("dpkg-query", required=True)
+        _rc, out, _err = module.run_command([dpkg_query, "-W", "-f", "${db:Status-Abbrev} ${Package}\\n"] + wanted)
+        installed = build_host.installed_from_dpkg_query(out)
+    elif family == "RedHat":
+        rpm = module.get_bin_path("rpm", required=True)
+        _rc, out, _err = module.run_command([rpm, "-q", "--qf", "%{NAME}\\n"] + wanted)
+        installed = build_host.installed_from_rpm_query(out)
+    else:
+        return list(wanted)
+    return build_host.missing_packages(wanted, installed)
+
+
+def _sudo_kpartx(module):
+    sudo = module.get_bin_path("sudo")
+    if sudo is None:
+        return ""
+    rc, out, _err = module.run_command([sudo, "-n", "sh", "-c", "command -v kpartx"])
+    return out.strip() if rc == 0 else ""
 
 
 def _device_mapper(module):
@@ -181,6 +256,10 @@ def main():
             debian_mirror=dict(type="str"),
             debian_security_mirror=dict(type="str"),
             ubuntu_mirror=dict(type="str"),
+            packages_by_family=dict(type="dict", default={}),
+            extra_packages=dict(type="list", elements="str", default=[]),
+            dib_venv=dict(type="path"),
+            fallback_dir=dict(type="path"),
         ),
         supports_check_mode=True,
     )
@@ -213,8 +292,21 @@ def main():
         else:
             loop_error = (err or out).strip() or f"losetup -f failed with rc {rc}"
 
+    family = build_host.os_family(release)
+    wanted = [str(name) for name in (module.params["packages_by_family"].get(family) or [])]
+    wanted += module.params["extra_packages"]
+    extra = {}
+    if module.params["fallback_dir"]:
+        extra["fallback"] = build_host.inspect_fallback(module.params["fallback_dir"])
+        extra["sudo_kpartx"] = _sudo_kpartx(module)
+
     module.exit_json(
         changed=False,
+        os_family=family,
+        user_id=os.geteuid(),
+        missing_packages=_missing_packages(module, family, wanted),
+        dib_version=build_host.dib_version_in_venv(module.params["dib_venv"]) if module.params["dib_venv"] else "",
+        **extra,
         distribution=distribution,
         codename=codename,
         mirrors=mirrors,

@@ -105,6 +105,11 @@ def test_rerun_changes_nothing_and_does_not_run_dib(base_image, run_playbook):
     assert entry["fingerprint"] == base_image.report_entry["fingerprint"]
     assert not list(out.glob(f".{BASE_IMAGE_NAME}.tmp-*"))
     print(f"no-op rerun of build_guest.yml: {elapsed:.1f} s")
+    # The report changed (built -> reused); a further run changes nothing at all.
+    again = run_playbook("build_guest.yml", base_image.vars)
+    assert again.rc == 0, again.output[-4000:]
+    assert re.search(r"^localhost\s*:\s*ok=\d+\s+changed=0\s", again.output, re.MULTILINE), again.output[-3000:]
+    assert {path: _identity(path) for path in watched} == before
 
 
 def test_changed_environment_rebuilds(base_image, run_playbook, build_session_dir, build_cache_dir):
@@ -210,3 +215,59 @@ def test_killed_build_leaves_nothing_behind(ansible_env, build_session_dir, buil
     assert not (out / f"{BASE_IMAGE_NAME}.qcow2").exists()
     assert not (out / f"{BASE_IMAGE_NAME}.fingerprint.json").exists()
     assert not list(out.glob(f"{BASE_IMAGE_NAME}.qcow2*"))
+
+
+FALLBACK = pathlib.Path(__file__).resolve().parents[2] / "roles" / "build_host" / "files" / "dm_fallback"
+
+
+def _device_mapper_works() -> bool:
+    if not os.path.exists("/dev/mapper/control"):
+        return False
+    return subprocess.run(["/usr/sbin/dmsetup", "version"], capture_output=True, check=False).returncode == 0
+
+
+def test_dm_fallback_maps_and_unmaps_loop_partitions(tmp_path):
+    """The fallback scripts of the repository do what DIB asks of kpartx/dmsetup (or hand over)."""
+    disk = tmp_path / "disk.img"
+    with open(disk, "wb") as handle:
+        handle.truncate(24 << 20)
+    subprocess.run(["sfdisk", "-q", str(disk)], input=",8M\n,8M\n", text=True, check=True)
+    loop = subprocess.run(["losetup", "--show", "-f", str(disk)], capture_output=True, text=True, check=True)
+    loop = loop.stdout.strip()
+    base = os.path.basename(loop)
+    kpartx, dmsetup = str(FALLBACK / "kpartx"), str(FALLBACK / "dmsetup")
+    try:
+        if _device_mapper_works():
+            # Belt and braces: with device-mapper the real kpartx does the work.
+            real = subprocess.run([kpartx, "-av", loop], capture_output=True, text=True, check=True)
+            assert f"{base}p1" in real.stdout
+            return
+        added = subprocess.run([kpartx, "-av", loop], capture_output=True, text=True, check=True).stdout
+        assert f"add map {base}p1 " in added and f"add map {base}p2 " in added
+        subprocess.run([dmsetup, "--noudevsync", "mknodes"], check=True)
+        for number in (1, 2):
+            node = pathlib.Path(f"/dev/mapper/{base}p{number}")
+            assert node.is_block_device()
+            sys_dev = (pathlib.Path("/sys/block") / base / f"{base}p{number}" / "dev").read_text().strip()
+            assert f"{os.major(node.stat().st_rdev)}:{os.minor(node.stat().st_rdev)}" == sys_dev
+        # The node is usable: a file system made through it lands at the partition's offset.
+        subprocess.run(["mkfs.ext4", "-q", "-L", "fallbacktest", f"/dev/mapper/{base}p2"], check=True)
+        label = subprocess.run(
+            ["blkid", "-p", "-o", "value", "-s", "LABEL", "--offset", str(9 << 20), str(disk)],
+            capture_output=True, text=True, check=False,
+        )
+        assert label.stdout.strip() == "fallbacktest"
+        # Rollback path of DIB: dmsetup remove of one partition map.
+        subprocess.run([dmsetup, "remove", f"{base}p2"], check=True)
+        assert not os.path.exists(f"/dev/mapper/{base}p2")
+        assert not (pathlib.Path("/sys/block") / base / f"{base}p2").exists()
+        # Normal path: kpartx -d removes nodes and partitions.
+        subprocess.run([kpartx, "-d", loop], check=True)
+        assert not list(pathlib.Path("/dev/mapper").glob(f"{base}p*"))
+        assert not list((pathlib.Path("/sys/block") / base).glob(f"{base}p*"))
+        # Anything DIB does not use is refused with a message, not half done.
+        refused = subprocess.run([kpartx, "-l", loop], capture_output=True, text=True, check=False)
+        assert refused.returncode != 0 and "device-mapper fallback" in refused.stderr
+    finally:
+        subprocess.run([kpartx, "-d", loop], capture_output=True, check=False)
+        subprocess.run(["losetup", "-d", loop], check=False)

@@ -64,3 +64,14 @@ def test_markdown_has_one_row_per_output_and_lists_failures():
     assert "2 min 14 s" in table[0]
     assert "1 built, 0 reused, 1 failed" in text
     assert "- **x** on h1: bad \\| pipe (log: /out/x.log)" in text
+
+
+def test_same_report_ignores_time_stamp_and_no_op_duration_only():
+    reused = dict(BUILT, built=False)
+    first = build_report.report([build_report.report_row(reused, "img", "h")], generated_at="T1")
+    again = build_report.report([build_report.report_row(dict(reused, duration=0.4), "img", "h")], generated_at="T2")
+    assert build_report.same_report(first, again)
+    built = build_report.report([build_report.report_row(BUILT, "img", "h")], generated_at="T3")
+    assert not build_report.same_report(first, built)
+    rebuilt = build_report.report([build_report.report_row(dict(BUILT, duration=99.0), "img", "h")], generated_at="T4")
+    assert not build_report.same_report(built, rebuilt)
