@@ -31,8 +31,10 @@ from ansible_collections.dbaas.guest_images.plugins.module_utils.glance_metadata
 from ansible_collections.dbaas.guest_images.plugins.module_utils.openstack import (
     describe_error,
     has_service,
+    is_transient,
     retry,
 )
+from ansible_collections.dbaas.guest_images.plugins.module_utils.trove_datastore import TroveAdmin
 
 PATCH_CONTENT_TYPE = "application/openstack-images-v2.1-json-patch"
 
@@ -178,31 +180,19 @@ def explain(exc, params=None, action="talking to Glance"):
 
 
 def trove_references(conn, params=None):
-    """Image ids Trove datastore versions point at: ``(ids, tag_sets)``; ``None`` when no Trove."""
+    """Images Trove datastore versions use: ``(image ids, image tag sets)``; ``None`` without Trove.
+
+    Trove's management API lists every version (it needs Trove's admin role); a
+    version naming its image by tags uses the newest active image with those tags.
+    """
+    params = params or {}
     if not has_service(conn, "database", params):
         return None
-    params = params or {}
-    endpoint = conn.session.get_endpoint(service_type="database", interface=params.get("interface") or "public",
-                                         region_name=params.get("region_name") or None).rstrip("/")
-
-    def get(path):
-        response = conn.session.get(endpoint + path, raise_exc=False, connect_retries=2)
-        if response.status_code != 200:
-            raise HttpStatusError("GET", path, response.status_code, _response_detail(response))
-        return response.json()
-
-    versions = []
-    try:
-        versions = get("/mgmt/datastore-versions").get("versions", [])
-    except HttpStatusError as exc:
-        if exc.status_code not in (401, 403, 404):
-            raise
-        for datastore in get("/datastores").get("datastores", []):
-            for version in datastore.get("versions", []):
-                detail = get("/datastores/{}/versions/{}".format(datastore["id"], version["id"]))
-                versions.append(detail.get("version", detail))
+    admin = TroveAdmin(conn.session, interface=params.get("interface"), region_name=params.get("region_name"),
+                       retry=lambda func: retry(func))
+    versions = admin.list_versions()
     ids = {v["image"] for v in versions if v.get("image")}
-    tag_sets = [v.get("image_tags") for v in versions if v.get("image_tags")]
+    tag_sets = [v["image_tags"] for v in versions if v.get("image_tags")]
     return ids, tag_sets
 
 
@@ -391,17 +381,23 @@ class Publisher:
                               "altered on the way. Nothing was published.")
 
     def cleanup(self, image_id, cause):
-        """Delete a record whose upload failed; wait (bounded) for Glance to come back if it is down."""
-        def delete():
-            self.client.delete(image_id)
-
-        try:
-            retry(delete, attempts=max(self.client.attempts, 6), base_delay=1.0, max_delay=15.0,
-                  sleep=self.client.sleep)
-        except Exception as exc:
-            raise GlanceError(f"The upload failed ({describe_error(cause, self.params)}) and the image record "
-                              f"{image_id} it created could not be deleted ({describe_error(exc, self.params)}). "
-                              f"Delete it with: openstack image delete {image_id}", orphan_id=image_id) from None
+        """Delete a record whose upload failed. While Glance is unreachable (restarting, a network cut),
+        keep trying for up to ``timeout`` seconds (10 when the task itself is being stopped)."""
+        patience = 10 if isinstance(cause, (SystemExit, KeyboardInterrupt)) else (self.params.get("timeout") or 180)
+        deadline = time.monotonic() + patience
+        delay = 1.0
+        while True:
+            try:
+                self.client.delete(image_id)
+                return
+            except Exception as exc:
+                if not is_transient(exc) or time.monotonic() + delay > deadline:
+                    raise GlanceError(
+                        f"The upload failed ({describe_error(cause, self.params)}) and the image record {image_id} "
+                        f"it created could not be deleted ({describe_error(exc, self.params)}). "
+                        f"Delete it with: openstack image delete {image_id}", orphan_id=image_id) from None
+                self.client.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     # ---- rotation --------------------------------------------------------------------------
     def rotate(self, current_id, extra=()):

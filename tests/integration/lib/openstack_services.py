@@ -16,6 +16,7 @@ Reusable pieces (the Trove fixture uses them too):
 from __future__ import annotations
 
 import configparser
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -155,6 +156,8 @@ class WsgiService:
             "--master", "--need-app", "--die-on-term", "--enable-threads",
             "--processes", str(self.processes), "--threads", str(self.threads),
             "--buffer-size", "65535",
+            # Stop quickly: tests stop and start services.
+            "--worker-reload-mercy", "3", "--reload-mercy", "3",
             # Request bodies may be chunked (streamed uploads): let the app read them.
             "--http-chunked-input", "--http-raw-body", "--chunked-input-limit", "4194304",
             "--add-header", "Connection: close",
@@ -316,6 +319,8 @@ def start_keystone(workdir: Path, admin_password: str = "admin-secret") -> Keyst
         "fernet_tokens": {"key_repository": str(workdir / "fernet-keys")},
         "credential": {"key_repository": str(workdir / "credential-keys")},
         "cache": {"enabled": False},
+        # Cheap password hashing: tests authenticate often; production strength is not the point here.
+        "identity": {"password_hash_rounds": 4},
     })
     manage = [service.bin("keystone-manage"), "--config-dir", str(conf_dir)]
     user = _current_user()
@@ -389,3 +394,125 @@ def _find_paste_ini(venv: Path) -> Path:
         if candidate.is_file():
             return candidate
     raise RuntimeError(f"glance-api-paste.ini not found in {venv}")
+
+
+def add_region_endpoint(keystone: Keystone, service_type: str, region: str, url: str) -> None:
+    """Another region whose ``service_type`` endpoints point at ``url`` (e.g. a proxy in front of a service)."""
+    conn = keystone.connection()
+    if conn.identity.find_region(region) is None:
+        conn.identity.create_region(id=region, description=f"{region} (tests)")
+    service = next(s for s in conn.identity.services() if s.type == service_type)
+    for interface in ("public", "internal", "admin"):
+        conn.identity.create_endpoint(service_id=service.id, interface=interface, url=url, region_id=region)
+
+
+class CuttingProxy:
+    """A TCP proxy on 127.0.0.1 in front of ``target_port`` that can misbehave during image uploads.
+
+    Request bodies of ``PUT .../file`` are throttled to ``rate`` bytes/s (so a test can act while an
+    upload is in flight), and the first ``cuts`` such uploads are cut (TCP reset both ways) once
+    ``cut_after`` bytes went through. ``uploads_seen`` and ``uploads_cut`` count what happened.
+    """
+
+    def __init__(self, target_port: int, rate: int | None = None, cut_after: int | None = None, cuts: int = 0):
+        import threading
+
+        self.target_port = target_port
+        self.rate = rate
+        self.cut_after = cut_after
+        self.cuts = cuts
+        self.uploads_seen = 0
+        self.uploads_cut = 0
+        self._lock = threading.Lock()
+        self._server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._server.bind(("127.0.0.1", 0))
+        self._server.listen(32)
+        self.port = self._server.getsockname()[1]
+        self._closed = False
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._server.close()
+
+    def _accept(self) -> None:
+        import threading
+
+        while not self._closed:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=10)
+                upstream.settimeout(None)
+            except OSError:
+                _reset(client)
+                continue
+            threading.Thread(target=self._pump_up, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._pump_down, args=(upstream, client), daemon=True).start()
+
+    def _pump_down(self, src, dst) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def _pump_up(self, src, dst) -> None:
+        uploading = False
+        sent = 0
+        cut_this = False
+        started = time.monotonic()
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if not uploading and b"PUT /" in data and b"/file HTTP/1.1" in data:
+                    uploading, sent, started = True, 0, time.monotonic()
+                    with self._lock:
+                        self.uploads_seen += 1
+                        cut_this = self.cut_after is not None and self.uploads_cut < self.cuts
+                        if cut_this:
+                            self.uploads_cut += 1
+                if uploading:
+                    sent += len(data)
+                    if cut_this and sent >= self.cut_after:
+                        _reset(src)
+                        _reset(dst)
+                        return
+                    if self.rate:
+                        ahead = sent / self.rate - (time.monotonic() - started)
+                        if ahead > 0:
+                            time.sleep(ahead)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                dst.shutdown(socket.SHUT_WR)
+
+
+def _reset(sock) -> None:
+    import struct
+
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+    except OSError:
+        pass
