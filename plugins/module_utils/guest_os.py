@@ -143,6 +143,10 @@ def os_layer(os_name, release, settings=None):
         "DIB_RELEASE": info["codename"],
         "DIB_CLOUD_INIT_DATASOURCES": CLOUD_INIT_DATASOURCES,
         "DIB_BOOTLOADER_SERIAL_CONSOLE": SERIAL_CONSOLE,
+        # debootstrap would add ifupdown DHCP stanzas for eth0/eth1, names
+        # that do not exist under systemd's predictable naming (boot waits a
+        # minute for them); cloud-init renders the cloud's network config.
+        "DIB_APT_MINIMAL_CREATE_INTERFACES": "0",
         "DBAAS_GUEST_TIMEZONE": str(settings.get("timezone") or DEFAULT_TIMEZONE),
         "DBAAS_GUEST_LOCALE": str(settings.get("locale") or DEFAULT_LOCALE),
         "DBAAS_GUEST_AGENT_VERSION": str(settings.get("agent_version") or DEFAULT_AGENT_VERSION),
