@@ -119,7 +119,7 @@ def main() -> int:
     env = _env()
     workdir = pathlib.Path(args.workdir or tempfile.mkdtemp(prefix="bench-build-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    cache_dir = build_fixtures.cache_root() / "dib-image-cache"
+    cache_dir = build_fixtures.cache_root() / "bench-dib-image-cache"
     cache_dir.mkdir(parents=True, exist_ok=True)
     image = _default_image(env)
     host_env = _host_environment(env)
