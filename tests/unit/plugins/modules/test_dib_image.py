@@ -39,7 +39,7 @@ done
 echo run >> "$FAKE_DIB_STATE/runs"
 env > "$FAKE_DIB_STATE/env"
 echo $$ > "$FAKE_DIB_STATE/pid"
-log() { echo "$(date '+%Y-%m-%d %H:%M:%S.000') | $*" >> "$LOG"; }
+log() { echo "$(date '+%Y-%m-%d %H:%M:%S.000') | $*" >> "$LOG"; sleep "${FAKE_DIB_STEP:-0}"; }
 BUILD=$(mktemp -d --tmpdir="$TMP_DIR" dib_build.XXXXXXXX)
 log "diskimage-builder version 3.43.0"
 log "Building elements: base ${ELEMENTS[*]}"
@@ -47,6 +47,7 @@ log "Running hooks from $BUILD/hooks/root.d"
 log "dib-run-parts Running $BUILD/hooks/root.d/08-debootstrap"
 log "dib-run-parts 08-debootstrap completed"
 log "dib-run-parts Running /tmp/in_target.d/install.d/50-fake"
+log "I: installing the fake package"
 case "${FAKE_DIB_MODE:-ok}" in
   fail)
     echo partial > "$OUT.qcow2"
@@ -79,7 +80,12 @@ log "Build completed successfully"
 @pytest.fixture
 def dib(tmp_path):
     """A fake DIB install: venv/bin/disk-image-create + site-packages/diskimage_builder/elements."""
-    venv = tmp_path / "venv"
+    return make_fake_dib(tmp_path)
+
+
+def make_fake_dib(root):
+    """Create the stand-in DIB install under ``root``; also used by the action plugin's tests."""
+    venv = root / "venv"
     elements = venv / "lib" / "python3.11" / "site-packages" / "diskimage_builder" / "elements"
     for name, deps in (("base", ""), ("fake-os", "base-deps\n"), ("base-deps", ""), ("extra", "")):
         (elements / name / "install.d").mkdir(parents=True)
@@ -90,7 +96,7 @@ def dib(tmp_path):
     script.parent.mkdir(parents=True)
     script.write_text(FAKE_DIB)
     script.chmod(0o755)
-    state = tmp_path / "state"
+    state = root / "state"
     state.mkdir()
     return {"command": str(script), "elements": elements, "state": state}
 

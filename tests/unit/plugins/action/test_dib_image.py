@@ -1,0 +1,215 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The dib_image action plugin: progress lines, result shape, file shipping.
+
+Runs real ansible-playbook against localhost with the stand-in
+``disk-image-create`` of tests/unit/plugins/modules/test_dib_image.py.
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import textwrap
+
+import pytest
+
+from ansible_collections.dbaas.guest_images.plugins.action import dib_image as action
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_spec = importlib.util.spec_from_file_location(
+    "fake_dib_module_tests", os.path.join(_HERE, "..", "modules", "test_dib_image.py")
+)
+fake = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fake)
+
+
+def collections_root():
+    for entry in sys.path:
+        if entry and os.path.isdir(os.path.join(entry, "ansible_collections", "dbaas", "guest_images")):
+            return entry
+    raise AssertionError("collection not importable")
+
+
+def playbook(tmp_path, tasks, extra_files=None):
+    (tmp_path / "play").mkdir(exist_ok=True)
+    path = tmp_path / "play" / "site.yml"
+    path.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  connection: local\n  tasks:\n" + textwrap.indent(tasks, "    ")
+    )
+    for name, content in (extra_files or {}).items():
+        target = tmp_path / "play" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content)
+    return path
+
+
+def run_playbook(tmp_path, path, *args):
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env = dict(
+        os.environ,
+        HOME=str(home),
+        ANSIBLE_COLLECTIONS_PATH=collections_root(),
+        ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-local"),
+        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
+        ANSIBLE_CALLBACK_RESULT_FORMAT="json",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+    )
+    env.pop("ANSIBLE_CONFIG", None)
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", str(path)]
+    return subprocess.run(cmd + list(args), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=300, check=False, cwd=str(tmp_path))
+
+
+def task_yaml(dib, dest, register="out", **over):
+    params = fake.params(dib, dest, **over)
+    params = {k: v for k, v in params.items() if v not in (None, [], {}) or k in ("environment",)}
+    return "- name: Build\n  dbaas.guest_images.dib_image: {}\n  register: {}\n- name: Show\n" \
+           "  ansible.builtin.copy:\n    content: \"{{{{ {} | to_json }}}}\"\n    dest: {}\n".format(
+               json.dumps(params), register, register, dest.parent / (register + ".json"))
+
+
+def test_should_report():
+    state = {"phase": "install.d"}
+    assert action.should_report(state, None, 0, 100)
+    assert not action.should_report(state, "install.d", 100, 130)
+    assert action.should_report(state, "install.d", 100, 160)
+    assert action.should_report({"phase": "finalise.d"}, "install.d", 100, 101)
+
+
+def test_pack_and_stage_command_roundtrip(tmp_path):
+    src = tmp_path / "elements"
+    (src / "trove-guest" / "install.d").mkdir(parents=True)
+    hook = src / "trove-guest" / "install.d" / "50-agent"
+    hook.write_text("#!/bin/sh\n")
+    hook.chmod(0o750)
+    os.symlink("install.d/50-agent", str(src / "trove-guest" / "link"))
+    archive = tmp_path / "a.tar.gz"
+    action.pack(str(src), str(archive))
+    stage = tmp_path / "stage" / "abc123"
+    stage.parent.mkdir()
+    (stage).mkdir()
+    (stage / "stale").write_text("from an interrupted run")
+    subprocess.check_call(["bash", "-c", action.stage_command(str(archive), str(stage))])
+    assert (stage / ".complete").exists()
+    assert not (stage / "stale").exists()
+    staged_hook = stage / "elements" / "trove-guest" / "install.d" / "50-agent"
+    assert oct(staged_hook.stat().st_mode & 0o777) == oct(0o750)
+    assert os.readlink(str(stage / "elements" / "trove-guest" / "link")) == "install.d/50-agent"
+    from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_fingerprint import tree_sha256
+
+    assert tree_sha256(str(stage / "elements")) == tree_sha256(str(src))
+    with tarfile.open(str(archive)) as handle:
+        assert handle.getnames()[0] == "elements"
+
+
+def test_progress_lines_and_clean_result(tmp_path):
+    dib = fake.make_fake_dib(tmp_path)
+    dest = tmp_path / "out"
+    tasks = task_yaml(dib, dest, environment={"DIB_RELEASE": "bookworm", "FAKE_DIB_STEP": "1"})
+    path = playbook(tmp_path, tasks)
+    proc = run_playbook(tmp_path, path, "-e", "dib_image_poll_interval=0.5")
+    assert proc.returncode == 0, proc.stdout
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("[dib_image img] ")]
+    assert lines, proc.stdout
+    phases = [line.split()[2] for line in lines]
+    assert "root.d" in phases and "install.d" in phases
+    assert any(line.endswith(("running 50-fake", "running 08-debootstrap")) for line in lines), lines
+    result = json.loads((tmp_path / "out.json").read_text())
+    assert result["built"] is True and result["changed"] is True
+    assert "ansible_job_id" not in result and "finished" not in result and "results_file" not in result
+    assert result["images"][0]["path"] == str(dest / "img.qcow2")
+
+    again = run_playbook(tmp_path, path, "-e", "dib_image_poll_interval=0.5")
+    assert again.returncode == 0, again.stdout
+    result = json.loads((tmp_path / "out.json").read_text())
+    assert result["built"] is False and result["changed"] is False
+    build_section = again.stdout.split("TASK [Build]")[1].split("TASK [Show]")[0]
+    assert "ok: [localhost]" in build_section and "changed:" not in build_section
+    assert "[dib_image img]" not in build_section  # nothing built, nothing to report
+
+
+def test_check_mode_runs_plain(tmp_path):
+    dib = fake.make_fake_dib(tmp_path)
+    dest = tmp_path / "out"
+    path = playbook(tmp_path, task_yaml(dib, dest).split("- name: Show")[0])
+    proc = run_playbook(tmp_path, path, "--check", "--diff")
+    assert proc.returncode == 0, proc.stdout
+    assert "would build" in proc.stdout or "changed: [localhost]" in proc.stdout
+    assert not (dib["state"] / "runs").exists()
+
+
+def test_failure_reaches_the_controller(tmp_path):
+    dib = fake.make_fake_dib(tmp_path)
+    dest = tmp_path / "out"
+    path = playbook(tmp_path, task_yaml(dib, dest, mode="fail").split("- name: Show")[0])
+    proc = run_playbook(tmp_path, path, "-e", "dib_image_poll_interval=0.5")
+    assert proc.returncode != 0
+    assert "FAKE_SETTING must be set" in proc.stdout
+    assert "failed_hook" in proc.stdout
+
+
+SHIPPING_ACTION = """\
+from ansible_collections.dbaas.guest_images.plugins.action.dib_image import ActionModule as Base
+
+
+class ActionModule(Base):
+    # The test host is localhost; pretend it is remote so files get shipped.
+    def _needs_shipping(self):
+        return True
+"""
+
+
+def test_controller_files_are_shipped_once(tmp_path):
+    dib = fake.make_fake_dib(tmp_path)
+    dest = tmp_path / "out"
+    elements = tmp_path / "play" / "files" / "elements"
+    (elements / "extra").mkdir(parents=True)
+    (elements / "extra" / "element-deps").write_text("")
+    pkg = tmp_path / "play" / "files" / "agent.tar.gz"
+    pkg.write_bytes(b"pretend tarball")
+    params = fake.params(dib, dest, elements=["fake-os", "extra"])
+    params.update(element_paths=["files/elements"], inputs={"DATASTORE_PKG_LOCATION": str(pkg)})
+    tasks = f"- name: Build shipped\n  dib_image_shipped: {json.dumps(params)}\n"
+    path = playbook(tmp_path, tasks, {"action_plugins/dib_image_shipped.py": SHIPPING_ACTION})
+
+    proc = run_playbook(tmp_path, path, "-v", "-e", "dib_image_poll_interval=0.5")
+    assert proc.returncode == 0, proc.stdout
+    env = dict(line.split("=", 1) for line in (dib["state"] / "env").read_text().splitlines() if "=" in line)
+    stage_root = str(tmp_path / "home" / ".cache" / "dbaas-guest-images" / "stage") + "/"
+    assert env["ELEMENTS_PATH"].startswith(stage_root) and env["ELEMENTS_PATH"].endswith("/elements")
+    assert env["DATASTORE_PKG_LOCATION"].startswith(stage_root)
+    with open(env["DATASTORE_PKG_LOCATION"], "rb") as staged:
+        assert staged.read() == b"pretend tarball"
+    assert "shipping" in proc.stdout
+
+    again = run_playbook(tmp_path, path, "-vv", "-e", "dib_image_poll_interval=0.5")
+    assert again.returncode == 0, again.stdout
+    assert "shipping" not in again.stdout and "already staged" in again.stdout
+    assert '"built": false' in again.stdout
+
+    (elements / "extra" / "install.d").mkdir()
+    (elements / "extra" / "install.d" / "10-new").write_text("#!/bin/sh\n")
+    third = run_playbook(tmp_path, path, "-v", "-e", "dib_image_poll_interval=0.5")
+    assert third.returncode == 0, third.stdout
+    assert "shipping" in third.stdout
+    assert '"built": true' in third.stdout
+
+
+@pytest.mark.parametrize("value", ["/abs/only/on/build/host", "relative/missing"])
+def test_build_host_paths_pass_through(tmp_path, value):
+    class Loader:
+        def path_dwim(self, path):
+            return str(tmp_path / path)
+
+    plugin = action.ActionModule.__new__(action.ActionModule)
+    plugin._loader = Loader()
+    assert plugin._controller_path(value) is None
+    (tmp_path / "relative").mkdir()
+    (tmp_path / "relative" / "missing").write_text("now present")
+    if not value.startswith("/"):
+        assert plugin._controller_path(value) == str(tmp_path / value)
