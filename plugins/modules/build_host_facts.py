@@ -73,11 +73,13 @@ options:
     type: path
     default: /
 author:
-  - dbaas.guest_images developers
+  - dbaas.guest_images developers (@dbaas)
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
 """
 

@@ -44,5 +44,5 @@ def test_fallback_scripts_carry_the_marker_build_host_facts_looks_for():
 
     for name in build_host.FALLBACK_TOOLS:
         lines = (ROLE / "files" / "dm_fallback" / name).read_text().splitlines()
-        assert lines[0] == "#!/bin/bash"
+        assert lines[0] == "#!/usr/bin/env bash"
         assert lines[1] == build_host.FALLBACK_MARKER + name
