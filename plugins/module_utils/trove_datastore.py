@@ -25,6 +25,11 @@ DATABASE_SERVICE_TYPE = "database"
 VERSIONS_PATH = "/mgmt/datastore-versions"
 
 # Fields of a version that this collection manages, in the order shown in diffs.
+# Datastore managers Trove 26 has configuration groups for. Trove answers an unknown
+# manager with an internal error (HTTP 500), so a manager is never guessed outside these.
+KNOWN_MANAGERS = ("cassandra", "couchbase", "couchdb", "db2", "mariadb", "mongodb", "mysql", "percona",
+                  "postgresql", "pxc", "redis", "vertica")
+
 MANAGED_FIELDS = ("datastore_manager", "image", "image_tags", "active", "default", "packages",
                   "registry_ext", "repl_strategy")
 
@@ -162,12 +167,19 @@ def create_payload(want):
     if not want.get("image") and not want.get("image_tags"):
         raise TroveError(f"Datastore version {want['datastore_name']}/{want['name']} does not exist yet: give "
                          "'image' (Glance id or name) or 'image_tags' to create it.")
+    manager = want.get("datastore_manager")
+    if not manager:
+        # Trove's manager names match the usual datastore names (mysql, mariadb, postgresql, ...).
+        if want["datastore_name"] not in KNOWN_MANAGERS:
+            raise TroveError(f"Option 'manager' is required to create datastore version {want['datastore_name']}/"
+                             f"{want['name']}: the datastore name is not a Trove datastore manager; give one of "
+                             f"{', '.join(KNOWN_MANAGERS)}.")
+        manager = want["datastore_name"]
     version = {
         "datastore_name": want["datastore_name"],
         "name": want["name"],
         "version": want["version"],
-        # Trove's manager names match the usual datastore names (mysql, mariadb, postgresql, ...).
-        "datastore_manager": want.get("datastore_manager") or want["datastore_name"],
+        "datastore_manager": manager,
         "active": True if want.get("active") is None else want["active"],
         "default": bool(want.get("default")),
     }
@@ -310,7 +322,15 @@ def ensure_version(admin, want, state="present", check_mode=False):
     after = predicted(current, want, body)
     if not check_mode:
         if action == "create":
-            admin.create_version(body)
+            try:
+                admin.create_version(body)
+            except TroveError as exc:
+                if exc.status == 500:
+                    # Trove's usual internal error here is a manager it has no configuration for.
+                    raise TroveError(f"{exc.msg} Check that manager '{body['version']['datastore_manager']}' is "
+                                     "a datastore manager this Trove is configured for (see its log).",
+                                     status=exc.status, **exc.details) from None
+                raise
             after = find_version(admin.list_versions(), want["datastore_name"], want["name"], number)
             if after is None:
                 raise TroveError(f"Trove accepted datastore version {label} but does not list it afterwards.")
