@@ -18,7 +18,7 @@ image cache is shared, and an untimed warm-up build fills it first unless
 Needs root (like DIB itself) and the test venv (``scripts/run setup test``).
 Not run in CI: a run takes three to four full builds.
 
-    python3 bench/bench_build.py [--workdir DIR] [--keep] [--no-warmup] [--json FILE]
+    python3 bench/bench_build.py [--workdir DIR] [--keep] [--no-warmup] [--cache-dir DIR] [--json FILE]
 """
 
 import argparse
@@ -113,13 +113,14 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the outputs")
     parser.add_argument("--no-warmup", action="store_true", help="skip the untimed cache warm-up build")
     parser.add_argument("--dib-command", default="/opt/dbaas-guest-images/dib/bin/disk-image-create")
+    parser.add_argument("--cache-dir", help="DIB image cache (default: the bench's own, see README.md)")
     parser.add_argument("--json", help="also write the numbers to this file")
     args = parser.parse_args()
 
     env = _env()
     workdir = pathlib.Path(args.workdir or tempfile.mkdtemp(prefix="bench-build-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    cache_dir = build_fixtures.cache_root() / "bench-dib-image-cache"
+    cache_dir = pathlib.Path(args.cache_dir or build_fixtures.cache_root() / "bench-dib-image-cache")
     cache_dir.mkdir(parents=True, exist_ok=True)
     image = _default_image(env)
     host_env = _host_environment(env)
