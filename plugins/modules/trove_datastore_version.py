@@ -217,8 +217,8 @@ def resolve_image(conn, module):
     return image.id
 
 
-def main():
-    argument_spec = openstack_argument_spec(
+def argument_spec():
+    return openstack_argument_spec(
         datastore=dict(type="str", required=True),
         name=dict(type="str", required=True, aliases=["datastore_version"]),
         version=dict(type="str"),
@@ -232,8 +232,11 @@ def main():
         repl_strategy=dict(type="str"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
     )
+
+
+def main():
     module = AnsibleModule(
-        argument_spec=argument_spec,
+        argument_spec=argument_spec(),
         supports_check_mode=True,
         mutually_exclusive=[("image", "image_tags")],
     )
