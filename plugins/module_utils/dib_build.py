@@ -202,7 +202,8 @@ def _validate(params: dict, check_mode: bool) -> tuple[str, list[str]]:
 def run(params: dict, check_mode: bool = False, diff_mode: bool = False) -> dict:
     started = time.time()
     name, dest = params["name"], os.path.abspath(params["dest"])
-    params = dict(params, dest=dest)
+    # Relative element paths would be read from DIB's own working folder; pin them here.
+    params = dict(params, dest=dest, element_paths=[os.path.abspath(p) for p in params["element_paths"]])
     try:
         dib_command, search = _validate(params, check_mode)
         try:

@@ -151,7 +151,7 @@ def _kill_pids(pids: list[int]) -> None:
 
 def release_host_resources(work_dir: str, passes: int = 3) -> list[str]:
     """Kill chroot processes, unmount, detach loops under ``work_dir``; return what could not be freed."""
-    for _ in range(passes):
+    for _attempt in range(passes):
         _kill_pids(pids_rooted_under(work_dir))
         for point in mounts_under(work_dir):
             if _run(["umount", point]) != 0:

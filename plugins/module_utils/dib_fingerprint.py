@@ -153,7 +153,7 @@ def diff_of(old: dict | None, new: dict, changed: list[str]) -> dict:
     before: dict = {}
     after: dict = {}
     for dotted in changed:
-        key, _, sub = dotted.partition(".")
+        key, _sep, sub = dotted.partition(".")
         for side, source in ((before, old or {}), (after, new)):
             value = source.get(key)
             if sub:

@@ -26,7 +26,7 @@ description:
     the same name prints it on the controller. The module works without the action plugin too.
   - Bad input is refused before DIB starts, with a message naming the option.
 author:
-  - dbaas.guest_images developers
+  - dbaas.guest_images developers (@dbaas)
 options:
   name:
     description:
