@@ -158,7 +158,8 @@ class ActionModule(ActionBase):
         timeout = int(args.get("timeout") or 3600)
         lock_timeout = int(args.get("lock_timeout") or 1800)
         # async_wrapper kills the module after this; the module's own timeout should act first.
-        self._task.async_val = timeout + lock_timeout + 600
+        async_limit = timeout + lock_timeout + 600
+        self._task.async_val = async_limit
         try:
             started = self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars, wrap_async=True)
         finally:
@@ -175,8 +176,15 @@ class ActionModule(ActionBase):
         status_file = progress_path(dest, name) if os.path.isabs(dest) else None
         last_phase, last_report = None, 0.0
         status_args = {"jid": jid, "mode": "status", "_async_dir": async_dir}
+        deadline = time.monotonic() + async_limit + 120
+        # Poll soon at first (an unchanged image answers in a second or two), then every interval.
+        wait = min(1.0, interval)
         while True:
-            time.sleep(interval)
+            time.sleep(wait)
+            wait = min(wait * 2, interval)
+            if time.monotonic() > deadline:
+                waited = async_limit + 120
+                return {"failed": True, "msg": f"dib_image: no result from the build host after {waited} s (job {jid})"}
             status = self._execute_module(
                 module_name="ansible.legacy.async_status", module_args=status_args, task_vars=task_vars
             )

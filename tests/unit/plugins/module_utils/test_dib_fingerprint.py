@@ -192,21 +192,21 @@ def test_decide(tree, tmp_path):
     assert (build, changed) == (False, [])
     assert reason.startswith("unchanged")
 
-    build, reason, _ = fp.decide(record, fingerprint, comps, expected, force=True, max_age_hours=720)
+    build, reason, _changed = fp.decide(record, fingerprint, comps, expected, force=True, max_age_hours=720)
     assert build and reason == "force=true"
 
     old = record_for(tmp_path, comps, built_at=time.time() - 800 * 3600)
-    build, reason, _ = fp.decide(old, fingerprint, comps, expected, force=False, max_age_hours=720)
+    build, reason, _changed = fp.decide(old, fingerprint, comps, expected, force=False, max_age_hours=720)
     assert build and "hours old" in reason
-    build, _, _ = fp.decide(old, fingerprint, comps, expected, force=False, max_age_hours=0)
+    build, _reason, _changed = fp.decide(old, fingerprint, comps, expected, force=False, max_age_hours=0)
     assert not build
 
     (tmp_path / "img.qcow2").write_bytes(b"short")
-    build, reason, _ = fp.decide(record, fingerprint, comps, expected, force=False, max_age_hours=720)
+    build, reason, _changed = fp.decide(record, fingerprint, comps, expected, force=False, max_age_hours=720)
     assert build and "changed size" in reason
 
     os.unlink(str(tmp_path / "img.qcow2"))
-    build, reason, _ = fp.decide(record, fingerprint, comps, expected, force=False, max_age_hours=720)
+    build, reason, _changed = fp.decide(record, fingerprint, comps, expected, force=False, max_age_hours=720)
     assert build and "missing" in reason
 
     new = base_components(tree, tmp_path, size=9)
@@ -218,7 +218,7 @@ def test_decide_wants_every_requested_format(tree, tmp_path):
     comps = base_components(tree, tmp_path)
     record = record_for(tmp_path, comps)
     expected = [str(tmp_path / "img.qcow2"), str(tmp_path / "img.raw")]
-    build, reason, _ = fp.decide(record, fp.fingerprint_of(comps), comps, expected, force=False, max_age_hours=0)
+    build, reason, _changed = fp.decide(record, fp.fingerprint_of(comps), comps, expected, force=False, max_age_hours=0)
     assert build and "img.raw is missing" in reason
 
 

@@ -341,7 +341,7 @@ def test_killed_module_cleans_up(dib, tmp_path, sig):
         os.killpg(proc.pid, sig)  # what async_wrapper does: the whole process group
     else:
         proc.send_signal(sig)
-    out, _ = proc.communicate(timeout=60)
+    out = proc.communicate(timeout=60)[0]
     if sig == signal.SIGTERM:
         assert "interrupted by signal 15" in out
     assert wait_gone(lambda: not alive(child)), "DIB's child survived"
