@@ -20,11 +20,16 @@ which Glance images must be kept.
 """
 
 import json
+import re
 
 DATABASE_SERVICE_TYPE = "database"
 VERSIONS_PATH = "/mgmt/datastore-versions"
 
 # Fields of a version that this collection manages, in the order shown in diffs.
+# Trove's API schema for image tags: 1-20 characters with a letter or digit; tags are
+# stored comma-separated, so a comma would split one.
+TAG_PATTERN = re.compile(r"^[^,]*[0-9a-zA-Z][^,]*$")
+
 # Datastore managers Trove 26 has configuration groups for. Trove answers an unknown
 # manager with an internal error (HTTP 500), so a manager is never guessed outside these.
 KNOWN_MANAGERS = ("cassandra", "couchbase", "couchdb", "db2", "mariadb", "mongodb", "mysql", "percona",
@@ -93,6 +98,9 @@ def want_from_params(params, image_id=None):
         raise TroveError("Option 'datastore' must be a non-empty datastore name, for example 'mysql'.")
     if not name:
         raise TroveError("Option 'name' must be a non-empty datastore version name, for example '8.0'.")
+    if params.get("default") and params.get("active") is False:
+        raise TroveError("Options 'default: true' and 'active: false' do not go together: Trove makes only an "
+                         "active version the default of its datastore.")
     number = params.get("version")
     number = name if number in (None, "") else str(number)
     want = {
@@ -110,10 +118,10 @@ def want_from_params(params, image_id=None):
     }
     if params.get("image_tags"):
         tags = [str(tag) for tag in params["image_tags"]]
-        bad = [tag for tag in tags if not tag or "," in tag]
+        bad = [tag for tag in tags if not TAG_PATTERN.match(tag) or len(tag) > 20]
         if bad:
-            raise TroveError(f"Option 'image_tags' holds invalid tags {bad!r}: tags must be non-empty and "
-                             "must not contain ','.")
+            raise TroveError(f"Option 'image_tags' holds invalid tags {bad!r}: Trove takes tags of 1 to 20 "
+                             "characters, with a letter or digit and without ','.")
         if len(tags) > 5:
             raise TroveError("Option 'image_tags' holds more than 5 tags, the most Trove accepts.")
         want["image_tags"] = sorted(set(tags))

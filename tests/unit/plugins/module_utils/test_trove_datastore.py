@@ -110,6 +110,7 @@ def test_want_defaults_number_to_name_and_sorts_tags():
     assert want["image_tags"] == ["mysql", "trove"]
     assert want["image"] is None
     assert td.want_from_params(params(version=8.4))["version"] == "8.4"
+    assert td.want_from_params(params(image_tags=["x" * 20, "a-b.c_d"]))["image_tags"] == ["a-b.c_d", "x" * 20]
 
 
 @pytest.mark.parametrize("overrides, option", [
@@ -118,6 +119,9 @@ def test_want_defaults_number_to_name_and_sorts_tags():
     ({"image_tags": ["a,b"]}, "'image_tags'"),
     ({"image_tags": [""]}, None),  # empty list item alone: not a tag at all -> refused too
     ({"image_tags": ["a", "b", "c", "d", "e", "f"]}, "more than 5"),
+    ({"image_tags": ["x" * 21]}, "1 to 20"),
+    ({"image_tags": ["--"]}, "letter or digit"),
+    ({"default": True, "active": False}, "'active: false'"),
 ])
 def test_want_refuses_bad_input_naming_the_option(overrides, option):
     with pytest.raises(td.TroveError) as err:
@@ -147,9 +151,10 @@ def test_update_payload_is_empty_when_nothing_differs():
 
 def test_update_payload_holds_only_the_differences():
     current = td.normalize_version(raw_version())
-    want = td.want_from_params(params(active=False, default=True, packages=["x"]), image_id=IMAGE_B)
-    assert td.update_payload(current, want) == {"image": IMAGE_B, "active": False, "default": True,
-                                                "packages": ["x"]}
+    want = td.want_from_params(params(active=False, packages=["x"]), image_id=IMAGE_B)
+    assert td.update_payload(current, want) == {"image": IMAGE_B, "active": False, "packages": ["x"]}
+    want = td.want_from_params(params(default=True, manager="mariadb"), image_id=IMAGE_A)
+    assert td.update_payload(current, want) == {"datastore_manager": "mariadb", "default": True}
 
 
 def test_unmanaged_fields_are_left_alone():
