@@ -18,15 +18,18 @@ description:
     C(database) endpoint of the service catalog, so the user needs Trove's
     admin role.
 author:
-  - dbaas.guest_images maintainers
+  - dbaas.guest_images developers (!UNKNOWN)
 extends_documentation_fragment:
   - dbaas.guest_images.openstack
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode).
     support: full
   action_group:
+    description: Use C(group/dbaas.guest_images.openstack) in C(module_defaults) to set the cloud once.
     support: full
     membership:
       - dbaas.guest_images.openstack
