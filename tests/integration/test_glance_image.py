@@ -226,8 +226,9 @@ def test_glance_stopped_mid_upload_leaves_no_orphan(run_module, admin, keystone,
         while cut_region.uploads_seen == seen_before and time.monotonic() < deadline:
             time.sleep(0.2)
         time.sleep(1.5)
-        saving = [i for i in images_named(admin, name) if i.status in ("saving", "queued")]
-        outcome["record_during_upload"] = bool(saving)
+        statuses = [i.status for i in images_named(admin, name)]
+        outcome["record_during_upload"] = statuses == ["saving"]
+        outcome["statuses"] = statuses
         glance.kill()
         time.sleep(2)
         glance.start()
@@ -241,7 +242,7 @@ def test_glance_stopped_mid_upload_leaves_no_orphan(run_module, admin, keystone,
     finally:
         worker.join()
         cut_region.rate = None
-    assert outcome.get("record_during_upload") is True
+    assert outcome.get("record_during_upload") is True, (outcome, result)
     assert rc == 0, result
     images = images_named(admin, name)
     assert [i.status for i in images] == ["active"], [(i.id, i.status) for i in images]

@@ -1,0 +1,272 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Publisher decisions against an in-memory stand-in for Glance (the real one is in the integration tests)."""
+
+import hashlib
+import itertools
+
+import pytest
+
+from ansible_collections.dbaas.guest_images.plugins.module_utils import glance_image as gi
+
+
+class FakeGlance:
+    """Records calls; ``fail_uploads`` is a list of exceptions raised by successive uploads."""
+
+    attempts = 3
+
+    def __init__(self, fail_uploads=(), hash_algo="sha512"):
+        self.images = {}
+        self.calls = []
+        self.fail_uploads = list(fail_uploads)
+        self.hash_algo = hash_algo
+        self.ids = (f"id-{n}" for n in itertools.count(1))
+        self.clock = (f"2026-01-01T00:00:{n:02d}Z" for n in itertools.count(1))
+        self.bytes_received = 0
+        self.conn = type("Conn", (), {"current_project_id": "p1"})()
+
+    def sleep(self, seconds):
+        self.calls.append(("sleep", seconds))
+
+    def list_images(self, name=None, tags=None, visibility="all"):
+        self.calls.append(("list", name, tuple(tags or ())))
+        return [dict(i) for i in self.images.values()
+                if (name is None or i["name"] == name) and set(tags or ()) <= set(i.get("tags", []))]
+
+    def get_image(self, image_id):
+        image = self.images.get(image_id)
+        return dict(image) if image else None
+
+    def create_image(self, body):
+        image = dict(body, id=next(self.ids), status="queued", created_at=next(self.clock), owner="p1",
+                     protected=False, visibility=body.get("visibility", "shared"))
+        self.images[image["id"]] = image
+        self.calls.append(("create", image["id"]))
+        return dict(image)
+
+    def upload(self, image_id, reader, size):
+        self.calls.append(("upload", image_id))
+        if self.fail_uploads:
+            reader.read(1024)
+            self.images[image_id]["status"] = "saving"
+            raise self.fail_uploads.pop(0)
+        digest = hashlib.new(self.hash_algo)
+        while True:
+            block = reader.read(65536)
+            if not block:
+                break
+            self.bytes_received += len(block)
+            digest.update(block)
+        self.images[image_id].update(status="active", size=size, os_hash_algo=self.hash_algo,
+                                     os_hash_value=digest.hexdigest())
+
+    def wait_status(self, image_id, timeout=180):
+        return dict(self.images[image_id])
+
+    def patch(self, image_id, ops):
+        self.calls.append(("patch", image_id, tuple(op["path"] for op in ops)))
+        for op in ops:
+            self.images[image_id][op["path"][1:]] = op["value"]
+        return dict(self.images[image_id])
+
+    def delete(self, image_id):
+        self.calls.append(("delete", image_id))
+        self.images.pop(image_id, None)
+
+    def count(self, kind):
+        return sum(1 for c in self.calls if c[0] == kind)
+
+
+class Reset(ConnectionResetError):
+    pass
+
+
+def params(path, **extra):
+    base = dict(name="img", filename=str(path), disk_format="qcow2", container_format="bare", tags=[],
+                properties={}, family=None, keep=None, retries=2, hash_algorithm="sha512", checksum=None,
+                referenced_image_ids=[], check_trove=True, wait=True, timeout=30, hardware_defaults=True,
+                protected=None, visibility=None, min_disk=None, min_ram=None)
+    base.update(extra)
+    return base
+
+
+@pytest.fixture
+def image_file(tmp_path):
+    path = tmp_path / "image.qcow2"
+    path.write_bytes(b"QFI\xfb" + bytes(range(256)) * 4096)
+    return path
+
+
+class CountingOpen:
+    """Counts how many times the image file is opened for reading."""
+
+    def __init__(self, monkeypatch, path):
+        self.count = 0
+        real_open = open
+
+        def counting(file, mode="r", *args, **kwargs):
+            if str(file) == str(path) and "b" in mode:
+                self.count += 1
+            return real_open(file, mode, *args, **kwargs)
+
+        monkeypatch.setattr("builtins.open", counting)
+
+
+def test_first_publish_uploads_once_and_reads_once(image_file, monkeypatch):
+    glance = FakeGlance()
+    opened = CountingOpen(monkeypatch, image_file)
+    result = gi.Publisher(glance, params(image_file, os_distro="debian")).run_present()
+    assert result["changed"] and result["uploaded"]
+    assert opened.count == 1
+    assert glance.bytes_received == image_file.stat().st_size
+    assert result["hash"]["source"] == "upload"
+    assert result["hash"]["value"] == hashlib.sha512(image_file.read_bytes()).hexdigest()
+    assert result["image"]["properties"]["os_distro"] == "debian"
+
+
+def test_rerun_hashes_once_and_does_not_upload(image_file, monkeypatch):
+    glance = FakeGlance()
+    gi.Publisher(glance, params(image_file)).run_present()
+    opened = CountingOpen(monkeypatch, image_file)
+    result = gi.Publisher(glance, params(image_file)).run_present()
+    assert not result["changed"] and not result["uploaded"]
+    assert glance.count("upload") == 1 and opened.count == 1
+    assert result["hash"]["source"] == "computed"
+
+
+def test_checksum_option_spares_the_hashing_pass(image_file, monkeypatch):
+    glance = FakeGlance()
+    gi.Publisher(glance, params(image_file)).run_present()
+    digest = hashlib.sha512(image_file.read_bytes()).hexdigest()
+    opened = CountingOpen(monkeypatch, image_file)
+    result = gi.Publisher(glance, params(image_file, checksum="sha512:" + digest)).run_present()
+    assert not result["changed"] and opened.count == 0
+    assert result["hash"]["source"] == "checksum"
+
+
+def test_metadata_only_update(image_file):
+    glance = FakeGlance()
+    first = gi.Publisher(glance, params(image_file, os_version="11")).run_present()
+    result = gi.Publisher(glance, params(image_file, os_version="12", tags=["t"])).run_present()
+    assert result["changed"] and not result["uploaded"]
+    assert sorted(result["updated"]) == ["os_version", "tags"]
+    assert result["image"]["id"] == first["image"]["id"]
+    assert glance.count("upload") == 1
+
+
+def test_check_mode_changes_nothing(image_file):
+    glance = FakeGlance()
+    result = gi.Publisher(glance, params(image_file), check_mode=True).run_present()
+    assert result["changed"] and not result["uploaded"]
+    assert glance.images == {} and glance.count("create") == 0
+
+
+def test_transient_failure_retried_with_fresh_record_and_no_orphan(image_file):
+    glance = FakeGlance(fail_uploads=[Reset("reset")])
+    warnings = []
+    result = gi.Publisher(glance, params(image_file), warn=warnings.append).run_present()
+    assert result["uploaded"]
+    assert glance.count("create") == 2 and glance.count("delete") == 1
+    assert list(glance.images) == [result["image"]["id"]]
+    assert any("retry 1" in w for w in warnings)
+
+
+def test_transient_failures_exhausted_leave_nothing(image_file):
+    glance = FakeGlance(fail_uploads=[Reset("reset")] * 5)
+    with pytest.raises(ConnectionResetError):
+        gi.Publisher(glance, params(image_file, retries=2)).run_present()
+    assert glance.count("create") == 3 and glance.images == {}
+
+
+def test_refused_data_is_not_retried_and_deleted(image_file):
+    refused = gi.HttpStatusError("PUT", "/images/x/file", 415, "Image disk_format qcow2 does not match stream data")
+    glance = FakeGlance(fail_uploads=[refused])
+    with pytest.raises(gi.HttpStatusError):
+        gi.Publisher(glance, params(image_file)).run_present()
+    assert glance.count("create") == 1 and glance.images == {}
+
+
+def test_interrupt_during_upload_deletes_record(image_file):
+    glance = FakeGlance(fail_uploads=[SystemExit("stopped by signal 15")])
+    with pytest.raises(SystemExit):
+        gi.Publisher(glance, params(image_file)).run_present()
+    assert glance.images == {}
+
+
+def test_checksum_mismatch_after_upload_deletes(image_file):
+    glance = FakeGlance()
+    with pytest.raises(gi.GlanceError, match="does not match option 'checksum'"):
+        gi.Publisher(glance, params(image_file, checksum="sha512:" + "0" * 128)).run_present()
+    assert glance.images == {}
+
+
+def test_protected_is_set_after_the_data(image_file):
+    glance = FakeGlance()
+    result = gi.Publisher(glance, params(image_file, protected=True)).run_present()
+    assert result["image"]["protected"] is True
+    create = glance.calls.index(("create", result["image"]["id"]))
+    patch = next(i for i, c in enumerate(glance.calls) if c[0] == "patch")
+    assert patch > create
+
+
+def test_cleanup_waits_for_glance_then_reports_orphan(image_file):
+    glance = FakeGlance(fail_uploads=[ValueError("boom")])
+
+    def delete(image_id):
+        raise Reset("still down")
+
+    glance.delete = delete
+    with pytest.raises(gi.GlanceError) as info:
+        gi.Publisher(glance, params(image_file, timeout=5)).run_present()
+    assert "openstack image delete id-1" in info.value.msg
+    assert info.value.details["orphan_id"] == "id-1"
+    assert 2 <= sum(1 for c in glance.calls if c[0] == "sleep") <= 6
+
+
+def test_rotation_with_family(image_file, tmp_path):
+    glance = FakeGlance()
+    ids = []
+    for n in range(4):
+        path = tmp_path / f"v{n}.qcow2"
+        path.write_bytes(b"QFI\xfb" + bytes([n]) * 1000)
+        ids.append(gi.Publisher(glance, params(path, family="fam", protected=(n == 0)))
+                   .run_present()["image"]["id"])
+    result = gi.Publisher(glance, params(image_file, family="fam", keep=2),
+                          references=lambda: ({ids[1]}, [])).run_present()
+    assert [d["id"] for d in result["deleted"]] == [ids[2]]
+    assert {s["id"]: s["reason"] for s in result["spared"]} == {
+        ids[0]: "protected", ids[1]: "referenced by a Trove datastore version"}
+
+
+def test_rotation_deletes_nothing_when_trove_cannot_be_asked(image_file, tmp_path):
+    glance = FakeGlance()
+    for n in range(3):
+        path = tmp_path / f"v{n}.qcow2"
+        path.write_bytes(b"QFI\xfb" + bytes([n]) * 1000)
+        gi.Publisher(glance, params(path, family="fam")).run_present()
+
+    def broken():
+        raise gi.HttpStatusError("GET", "/mgmt/datastore-versions", 403, "forbidden")
+
+    warnings = []
+    result = gi.Publisher(glance, params(image_file, family="fam", keep=1), references=broken,
+                          warn=warnings.append).run_present()
+    assert result["deleted"] == [] and len(glance.images) == 4
+    assert warnings and "no image was deleted" in warnings[0]
+
+
+def test_absent_refuses_protected(image_file):
+    glance = FakeGlance()
+    gi.Publisher(glance, params(image_file, protected=True)).run_present()
+    with pytest.raises(gi.GlanceError, match="protected"):
+        gi.Publisher(glance, params(image_file, id=None)).run_absent()
+
+
+def test_find_images_filters_properties():
+    glance = FakeGlance()
+    glance.images = {
+        "a": {"id": "a", "name": "n", "status": "active", "created_at": "1", "os_distro": "debian", "tags": []},
+        "b": {"id": "b", "name": "n", "status": "queued", "created_at": "2", "os_distro": "ubuntu", "tags": []},
+    }
+    assert [i["id"] for i in gi.find_images(glance, properties={"os_distro": "debian"})] == ["a"]
+    assert [i["id"] for i in gi.find_images(glance, status="queued")] == ["b"]
+    assert [i["id"] for i in gi.find_images(glance)] == ["b", "a"]

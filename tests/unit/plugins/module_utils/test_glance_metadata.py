@@ -1,0 +1,90 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Property defaults, metadata patches and rotation selection."""
+
+from ansible_collections.dbaas.guest_images.plugins.module_utils import glance_metadata as gm
+
+
+def test_default_properties_for_a_trove_guest():
+    props = gm.default_properties(os_distro="Debian", os_version=12, arch="amd64", datastore="mysql",
+                                  datastore_version="8.0", fingerprint="abc")
+    assert props["os_distro"] == "debian" and props["os_version"] == "12"
+    assert props["architecture"] == "x86_64" and props["hw_architecture"] == "x86_64"
+    assert props["trove_datastore"] == "mysql" and props["trove_datastore_version"] == "8.0"
+    assert props["build_fingerprint"] == "abc"
+    assert props["hw_disk_bus"] == "virtio" and props["hw_vif_model"] == "virtio"
+    assert props["hw_qemu_guest_agent"] == "no"
+
+
+def test_default_properties_without_hardware_and_unknown_arch():
+    props = gm.default_properties(arch="riscv64", hardware=False, qemu_guest_agent=True)
+    assert props == {"architecture": "riscv64", "hw_architecture": "riscv64", "hw_qemu_guest_agent": "yes"}
+    assert gm.default_properties(hardware=False) == {}
+
+
+def test_property_value():
+    assert gm.property_value(True) == "true" and gm.property_value(False) == "false"
+    assert gm.property_value(3) == "3" and gm.property_value(None) == ""
+
+
+def test_normalize_splits_properties():
+    raw = {"id": "i1", "name": "n", "status": "active", "tags": ["b", "a"], "os_distro": "debian", "size": 3,
+           "stores": "fs"}
+    image = gm.normalize_image(raw)
+    assert image["tags"] == ["a", "b"]
+    assert image["properties"] == {"os_distro": "debian"}
+    assert image["size"] == 3 and "stores" not in image["properties"]
+
+
+def test_metadata_patch_only_what_differs():
+    image = {"name": "old", "visibility": "shared", "protected": False, "min_disk": 0, "tags": ["keep"],
+             "os_distro": "debian", "os_version": "11", "other": "x"}
+    ops = gm.metadata_patch(image, {"name": "new", "visibility": "shared", "min_disk": 5},
+                            {"os_distro": "debian", "os_version": "12", "hw_disk_bus": "virtio"}, ["keep", "t2"])
+    assert {"op": "replace", "path": "/name", "value": "new"} in ops
+    assert {"op": "replace", "path": "/min_disk", "value": 5} in ops
+    assert {"op": "replace", "path": "/os_version", "value": "12"} in ops
+    assert {"op": "add", "path": "/hw_disk_bus", "value": "virtio"} in ops
+    assert {"op": "replace", "path": "/tags", "value": ["keep", "t2"]} in ops
+    assert not any(op["path"] in ("/visibility", "/os_distro", "/other") for op in ops)
+    after = gm.apply_patch(image, ops)
+    assert gm.metadata_patch(after, {"name": "new", "min_disk": 5}, {"os_version": "12"}, ["t2"]) == []
+
+
+def test_metadata_patch_stringifies_property_values():
+    ops = gm.metadata_patch({"flag": "true"}, {}, {"flag": True, "n": 2}, [])
+    assert ops == [{"op": "add", "path": "/n", "value": "2"}]
+
+
+def _img(ident, created, **extra):
+    return dict(dict(id=ident, created_at=created, status="active", owner="p1"), **extra)
+
+
+def test_rotation_keeps_newest_and_spares_protected_and_referenced():
+    images = [_img("a", "2026-01-01T00:00:00Z", protected=True), _img("b", "2026-01-02T00:00:00Z"),
+              _img("c", "2026-01-03T00:00:00Z", owner="p2"), _img("d", "2026-01-04T00:00:00Z"),
+              _img("e", "2026-01-05T00:00:00Z"), _img("f", "2026-01-06T00:00:00Z")]
+    delete, spared = gm.select_for_rotation(images, keep=2, current_id="e", referenced_ids=["b"], owner="p1")
+    assert [i["id"] for i in delete] == ["d"]
+    assert {i["id"]: reason for i, reason in spared} == {
+        "a": "protected", "b": "referenced by a Trove datastore version", "c": "owned by another project"}
+
+
+def test_rotation_current_image_always_counts_as_kept():
+    images = [_img("old", "2026-01-01T00:00:00Z"), _img("new", "2026-01-02T00:00:00Z"),
+              _img("reused", "2025-01-01T00:00:00Z")]
+    delete, spared = gm.select_for_rotation(images, keep=1, current_id="reused")
+    assert sorted(i["id"] for i in delete) == ["new", "old"] and spared == []
+
+
+def test_rotation_disabled_without_keep():
+    assert gm.select_for_rotation([_img("a", "1")], keep=None) == ([], [])
+
+
+def test_referenced_by_tags_picks_newest_active_match():
+    images = [_img("a", "1", tags=["x", "y"]), _img("b", "2", tags=["x", "y", "z"]), _img("c", "3", tags=["x"]),
+              dict(_img("d", "4", tags=["x", "y"]), status="queued")]
+    assert gm.referenced_by_tags(images, [["x", "y"], [], ["nomatch"]]) == {"b"}
+
+
+def test_family_tag():
+    assert gm.family_tag("f1") == "family:f1" and gm.family_tag(None) is None
