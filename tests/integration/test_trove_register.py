@@ -39,9 +39,12 @@ def test_register_creates_then_reruns_unchanged_then_switches(trove, trove_admin
     suffix, (image_a, image_b) = published
     datastore = f"reg-{suffix}"
     results = [
-        {"name": image_a.name, "id": image_a.id, "trove_datastore": datastore, "trove_datastore_version": "8.0",
-         "trove_manager": "mysql"},
-        {"name": "plain-debian", "id": image_b.id},  # no datastore: not a Trove image
+        {"name": image_a.name, "image_id": image_a.id, "trove_datastore": datastore,
+         "trove_datastore_version": "8.0", "trove_manager": "mysql", "disk_format": "qcow2"},
+        # The same build in another disk format: not registered (register_disk_formats).
+        {"name": image_a.name + "-raw", "image_id": image_b.id, "trove_datastore": datastore,
+         "trove_datastore_version": "8.0", "disk_format": "raw"},
+        {"name": "plain-debian", "image_id": image_b.id, "trove_datastore": ""},  # not a Trove image
         {"name": image_b.name, "image_id": image_b.id, "datastore": datastore, "datastore_version": "8.4",
          "manager": "mysql", "default": False},
     ]
@@ -63,7 +66,7 @@ def test_register_creates_then_reruns_unchanged_then_switches(trove, trove_admin
     assert _versions(trove, trove_admin, datastore) == versions
 
     # A new build of 8.0 was published: the version moves to it, in place.
-    switched = [dict(results[0], id=image_b.id), results[2]]
+    switched = [dict(results[0], image_id=image_b.id), results[3]]
     moved = run_tasks([_include(register_cloud=cloud, register_images=switched),
                        {"name": "show", "ansible.builtin.debug": {"var": "register_results"}}])
     assert moved.ok, moved.output
@@ -95,4 +98,16 @@ def test_register_refuses_an_item_without_image_before_touching_trove(trove, tro
     failed = run_tasks([_include(register_cloud=cloud, register_images=images)])
     assert not failed.ok
     assert "needs an image id" in failed.output
+    assert _versions(trove, trove_admin, datastore) == {}
+
+
+def test_register_refuses_two_images_for_one_version(trove, trove_admin, trove_auth, published, run_tasks):
+    suffix, (image_a, image_b) = published
+    datastore = f"dup-{suffix}"
+    images = [{"image_id": image.id, "trove_datastore": datastore, "trove_datastore_version": "8.0",
+               "trove_manager": "mysql"} for image in (image_a, image_b)]
+    cloud = {"auth": trove_auth["auth"], "auth_type": "password", "region_name": trove_auth["region_name"]}
+    failed = run_tasks([_include(register_cloud=cloud, register_images=images)])
+    assert not failed.ok
+    assert "several images for one datastore version" in failed.output
     assert _versions(trove, trove_admin, datastore) == {}
