@@ -6,10 +6,12 @@ rebuild with a changed environment; plus one build killed during its
 install phase.
 """
 
+import contextlib
 import hashlib
 import os
 import pathlib
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -113,12 +115,13 @@ def test_rerun_changes_nothing_and_does_not_run_dib(base_image, run_playbook):
 
 
 def test_changed_environment_rebuilds(base_image, run_playbook, build_session_dir, build_cache_dir):
-    # A copy of the base output (hard links: same inodes) so the shared base image is not touched.
+    # A copy of the base output so the shared base image is not touched: the
+    # image as a hard link (same inode), its fingerprint and log as copies.
     out = build_session_dir / "changed-env"
     out.mkdir()
-    for item in base_image.output_dir.iterdir():
-        if item.is_file() and not item.name.startswith("build-report"):
-            os.link(item, out / item.name)
+    os.link(base_image.qcow2, out / base_image.qcow2.name)
+    for suffix in ("fingerprint.json", "log"):
+        shutil.copy2(base_image.output_dir / f"{BASE_IMAGE_NAME}.{suffix}", out / f"{BASE_IMAGE_NAME}.{suffix}")
     base_inode = base_image.qcow2.stat().st_ino
     extra_vars = base_image_vars(out, build_cache_dir)
     extra_vars["build_guest_images"] = [
@@ -170,6 +173,27 @@ def _dib_processes_of(folder: pathlib.Path) -> list:
     return pids
 
 
+def _session_members(sid: int) -> list:
+    members = []
+    for entry in pathlib.Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            # Fields after the ")" that ends the command name: state ppid pgrp session ...
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[3]) == sid:
+                members.append(int(entry.name))
+    return members
+
+
+def _signal_session(sid: int, sig) -> None:
+    for pid in _session_members(sid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
 def test_killed_build_leaves_nothing_behind(ansible_env, build_session_dir, build_cache_dir):
     out = build_session_dir / "killed"
     extra_vars = base_image_vars(out, build_cache_dir)
@@ -187,15 +211,18 @@ def test_killed_build_leaves_nothing_behind(ansible_env, build_session_dir, buil
     )
     try:
         _wait_for_install_phase(out, proc)
-        os.killpg(proc.pid, signal.SIGTERM)
+        # Terminate the whole job, as a CI cancel or `systemctl stop` would:
+        # every process of the session (ansible-playbook, its workers and the
+        # module, which Ansible starts in a process group of its own).
+        _signal_session(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            _signal_session(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+            _signal_session(proc.pid, signal.SIGKILL)
             proc.wait()
 
     # Cleanup may be finished by a helper after the playbook died: give it a moment.
