@@ -432,10 +432,12 @@ def _failure(name: str, rc: int, dib_log: str, stdout_path: str, final_log: str,
     lines = found["lines"] or tail_lines(text)
     hook = found["failed_hook"]
     where = ""
+    element = _hook_element(hook, resolved)
     if hook:
-        element = _hook_element(hook, resolved)
-        where = " in {}{}".format(hook_label(hook), f" (element {element})" if element else "")
+        where = f" in {hook_label(hook)}" + (f" (element {element})" if element else "")
+    if element:
+        # The copy DIB ran is gone with the work folder; point at the element's own file.
+        hook = os.path.join(resolved[element], hook_label(hook))
     details = "\n".join(lines)
     message = f"DIB build of '{name}' failed{where} (exit {rc}):\n{details}\nFull log: {final_log}"
-    return BuildError(message, log_path=final_log, failed_hook=hook, failed_element=_hook_element(hook, resolved),
-                      error_lines=lines, rc=rc)
+    return BuildError(message, log_path=final_log, failed_hook=hook, failed_element=element, error_lines=lines, rc=rc)

@@ -108,7 +108,9 @@ def test_real_dib_failure_is_explained(ansible_env, build_cache_dir, dib_command
     }
     proc, result = run_task(ansible_env, tmp_path, args)
     assert result["failed"], proc.stdout
-    assert result["failed_hook"].endswith("/root.d/08-debootstrap")
+    # the element's own hook file, not the copy in the deleted work folder
+    assert result["failed_hook"].endswith("/elements/debootstrap/root.d/08-debootstrap")
+    assert os.path.isfile(result["failed_hook"])
     assert "failed in root.d/08-debootstrap (element debootstrap)" in result["msg"]
     # DIB's own words: debootstrap does not know the release
     assert "no-such-release" in result["msg"]

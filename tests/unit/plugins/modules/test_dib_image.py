@@ -231,7 +231,9 @@ def test_failure_leaves_nothing_and_says_why(dib, tmp_path):
     assert "failed in install.d/50-fake" in message
     assert "FAKE_SETTING must be set" in message
     assert "Unmount" not in message
-    assert err.value.extra["failed_hook"] == "/tmp/in_target.d/install.d/50-fake"
+    element = err.value.extra["failed_element"]
+    assert element in ("base", "fake-os", "base-deps")
+    assert err.value.extra["failed_hook"] == str(dib["elements"] / element / "install.d" / "50-fake")
     assert err.value.extra["log_path"] == str(dest / "img.log")
     assert (dest / "img.log").exists()
     assert not (dest / "img.qcow2").exists()
