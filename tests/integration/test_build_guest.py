@@ -173,6 +173,27 @@ def _dib_processes_of(folder: pathlib.Path) -> list:
     return pids
 
 
+def _lock_holders(lock: pathlib.Path) -> list:
+    """PIDs of processes that have the file open."""
+    target = str(lock.resolve())
+    holders = []
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fds = list((entry / "fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(fd) == target:
+                    holders.append(int(entry.name))
+                    break
+            except OSError:
+                continue
+    return holders
+
+
 def _session_members(sid: int) -> list:
     members = []
     for entry in pathlib.Path("/proc").iterdir():
@@ -212,11 +233,18 @@ def test_killed_build_leaves_nothing_behind(ansible_env, build_session_dir, buil
     try:
         _wait_for_install_phase(out, proc)
         # Terminate the whole job, as a CI cancel or `systemctl stop` would:
-        # every process of the session (ansible-playbook, its workers and the
-        # module, which Ansible starts in a process group of its own).
+        # the playbook's session, and the build itself - the module holding
+        # the image's lock, which runs detached (an async task) and would
+        # otherwise carry on without the playbook.
+        lock = out / f".{BASE_IMAGE_NAME}.lock"
+        builders = _lock_holders(lock)
+        assert builders, f"no process holds {lock} while DIB runs"
         _signal_session(proc.pid, signal.SIGTERM)
+        for pid in builders:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
         try:
-            proc.wait(timeout=30)
+            proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             _signal_session(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
