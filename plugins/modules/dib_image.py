@@ -125,6 +125,10 @@ notes:
     role installs them.
   - Check mode runs nothing but C(disk-image-create --version); it tells whether a build would run and why.
     With diff mode, the changed inputs are shown before and after.
+  - The action plugin prints a progress line (phase, elapsed time, running hook) when the phase changes and at
+    least every minute; it polls every C(dib_image_poll_interval) seconds (a variable, default 10).
+  - When the module process is killed (for example by the async timeout), a guardian process it started kills
+    DIB and cleans up.
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
