@@ -82,15 +82,18 @@ def _response_detail(response):
 class GlanceClient:
     """Small Glance v2 client over an openstacksdk Connection (no secrets kept or logged)."""
 
-    def __init__(self, conn, attempts=4, sleep=time.sleep, warn=None):
+    def __init__(self, conn, attempts=4, sleep=time.sleep, warn=None, timeout=None):
         self.conn = conn
+        # Seconds one socket operation may stall (not the whole upload): a hung server must not hang the task.
+        self.timeout = timeout or 300
         self.attempts = attempts
         self.sleep = sleep
         self.warn = warn or (lambda msg: None)
 
     def _call(self, method, path, idempotent=True, ok=(200, 201, 204), **kwargs):
         def once():
-            response = self.conn.image.request(path, method, raise_exc=False, connect_retries=0, **kwargs)
+            response = self.conn.image.request(path, method, raise_exc=False, connect_retries=0,
+                                               timeout=self.timeout, **kwargs)
             if response.status_code not in ok:
                 raise HttpStatusError(method, path, response.status_code, _response_detail(response))
             return response

@@ -364,7 +364,7 @@ def main():
             module.fail_json(msg="Option 'family' must not be empty.")
 
     conn = openstack_connect(module)
-    client = GlanceClient(conn, attempts=p["retries"] + 1, warn=module.warn)
+    client = GlanceClient(conn, attempts=p["retries"] + 1, warn=module.warn, timeout=p["api_timeout"])
     publisher = Publisher(client, p, check_mode=module.check_mode,
                           hash_cache=HashCache() if p["hash_cache"] else None, warn=module.warn,
                           references=lambda: trove_references(conn, p))

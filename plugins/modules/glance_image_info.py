@@ -151,7 +151,7 @@ def main():
         tags.append(family_tag(p["family"]))
 
     conn = openstack_connect(module)
-    client = GlanceClient(conn, warn=module.warn)
+    client = GlanceClient(conn, warn=module.warn, timeout=p["api_timeout"])
     try:
         images = find_images(client, name=p["name"], tags=tags, properties=p["properties"],
                              visibility=p["visibility"], status=p["status"], image_id=p["id"])

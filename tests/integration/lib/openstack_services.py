@@ -460,6 +460,8 @@ class CuttingProxy:
             threading.Thread(target=self._pump_down, args=(upstream, client), daemon=True).start()
 
     def _pump_down(self, src, dst) -> None:
+        """Server -> client; when the server goes away, so does the client's connection (a reset, as
+        a client talking to a killed server directly would see)."""
         try:
             while True:
                 data = src.recv(65536)
@@ -467,11 +469,11 @@ class CuttingProxy:
                     break
                 dst.sendall(data)
         except OSError:
-            pass
-        finally:
-            for sock in (src, dst):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+            _reset(dst)
+            _reset(src)
+            return
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
 
     def _pump_up(self, src, dst) -> None:
         uploading = False
@@ -502,7 +504,9 @@ class CuttingProxy:
                             time.sleep(ahead)
                 dst.sendall(data)
         except OSError:
-            pass
+            _reset(src)
+            _reset(dst)
+            return
         finally:
             with contextlib.suppress(OSError):
                 dst.shutdown(socket.SHUT_WR)
