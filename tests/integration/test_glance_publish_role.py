@@ -1,0 +1,71 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The publish role: the real DIB-built base image, from its build report row, into a real Glance."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from test_glance_image import images_named, sha512, unique
+
+
+def run_role(tmp_path, env: dict, role_vars: dict, name: str) -> tuple:
+    """Run dbaas.guest_images.publish in a play on localhost; return (rc, publish_results, output)."""
+    out = tmp_path / f"{name}.json"
+    play = [{
+        "name": "publish",
+        "hosts": "localhost",
+        "gather_facts": False,
+        "tasks": [
+            {"name": "publish role", "ansible.builtin.include_role": {"name": "dbaas.guest_images.publish"},
+             "vars": role_vars},
+            {"name": "keep the results", "ansible.builtin.copy": {
+                "content": "{{ publish_results | default('absent') | to_json }}", "dest": str(out), "mode": "0600"}},
+        ],
+    }]
+    playbook = tmp_path / f"{name}.yml"
+    playbook.write_text(json.dumps(play))
+    proc = subprocess.run(["ansible-playbook", str(playbook)], env=env, capture_output=True, text=True, timeout=1800)
+    results = json.loads(out.read_text()) if out.is_file() else None
+    return proc.returncode, results, proc.stdout + proc.stderr
+
+
+def test_publish_role_uploads_report_rows_and_is_idempotent(base_image, ansible_env, cloud_config, tmp_path):
+    env = dict(ansible_env, **cloud_config.env, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    name = unique("role-base")
+    row = dict(base_image.report_entry, name=name)
+    spec = {"name": name, "elements": ["debian-minimal", "vm", "cloud-init"], "size": 3,
+            "environment": {"DIB_RELEASE": "bookworm", "DBAAS_DATASTORE": "mysql", "DBAAS_DATASTORE_VERSION": "8.0"}}
+    role_vars = {"publish_cloud": cloud_config.admin_cloud, "publish_images": [row], "publish_specs": [spec],
+                 "publish_keep": 2, "publish_tags": ["dbaas-guest-image", "role-test"]}
+
+    rc, results, output = run_role(tmp_path, env, role_vars, "first")
+    assert rc == 0, output[-4000:]
+    [published] = results
+    assert published["uploaded"] is True and published["name"] == name
+    assert published["trove_datastore"] == "mysql" and published["trove_datastore_version"] == "8.0"
+
+    admin = cloud_config.connect(cloud_config.admin_cloud)
+    [image] = images_named(admin, name)
+    assert image.id == published["image_id"]
+    assert image.hash_value == sha512(base_image.qcow2)
+    assert image.disk_format == "qcow2" and image.min_disk == 3
+    props = image.properties
+    assert (props["os_distro"], props["os_version"]) == ("debian", "12")
+    assert (props["trove_datastore"], props["trove_datastore_version"]) == ("mysql", "8.0")
+    assert props["build_fingerprint"] == base_image.report_entry["fingerprint"]
+    assert {"dbaas-guest-image", "role-test", f"family:{name}"} <= set(image.tags)
+
+    rc, results, output = run_role(tmp_path, env, role_vars, "again")
+    assert rc == 0, output[-4000:]
+    assert results[0]["uploaded"] is False and results[0]["changed"] is False
+    [same] = images_named(admin, name)
+    assert (same.id, same.updated_at) == (image.id, image.updated_at)
+
+
+def test_publish_role_skips_without_cloud(ansible_env, tmp_path):
+    rc, results, output = run_role(tmp_path, ansible_env, {"publish_cloud": "", "publish_images": [
+        {"name": "x", "status": "built", "outputs": [{"path": "/nonexistent.qcow2", "format": "qcow2"}]}]}, "skip")
+    assert rc == 0, output[-3000:]
+    assert results == "absent"
+    assert "publish_cloud is empty" in output
