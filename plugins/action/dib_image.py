@@ -154,6 +154,16 @@ class ActionModule(ActionBase):
             return None
         return read_state(to_text(result.get("stdout", "")))
 
+    def _job_gone(self, jid: str) -> bool:
+        """True when no async_wrapper process of this job is left on the build host."""
+        # async_wrapper has the job id (before its ".pid" suffix) on its command line; the
+        # bracket keeps the pattern from matching the shell that runs pgrep.
+        job = jid.split(".", 1)[0]
+        if not job[1:].isdigit():
+            return False
+        result = self._low_level_execute_command(f"pgrep -f '[{job[0]}]{job[1:]}'", sudoable=True)
+        return result.get("rc") == 1  # 1: nothing matched; anything else (no pgrep...) proves nothing
+
     def _run_with_progress(self, args: dict, task_vars: dict, interval: float) -> dict:
         timeout = int(args.get("timeout") or 3600)
         lock_timeout = int(args.get("lock_timeout") or 1800)
@@ -175,6 +185,7 @@ class ActionModule(ActionBase):
             dest = self._remote_home_path(dest)
         status_file = progress_path(dest, name) if os.path.isabs(dest) else None
         last_phase, last_report = None, 0.0
+        dead_polls = 0
         status_args = {"jid": jid, "mode": "status", "_async_dir": async_dir}
         deadline = time.monotonic() + async_limit + 120
         # Poll soon at first (an unchanged image answers in a second or two), then every interval.
@@ -195,6 +206,24 @@ class ActionModule(ActionBase):
             if state and "started_at" in state and should_report(state, last_phase, last_report, now):
                 display.display(format_line(name, state, now))
                 last_phase, last_report = state.get("phase"), now
+            if self._job_gone(jid):
+                # No async_wrapper process is left, yet it recorded no result: the job was killed
+                # (SIGKILL to its process group). Give a late result one more poll to appear.
+                dead_polls += 1
+                if dead_polls >= 2:
+                    self._execute_module(
+                        module_name="ansible.legacy.async_status", module_args=dict(status_args, mode="cleanup"),
+                        task_vars=task_vars,
+                    )
+                    pid = f" (PID {state['pid']})" if state and state.get("pid") else ""
+                    return {
+                        "failed": True,
+                        "msg": f"dib_image: the module process{pid} on the build host died without a result"
+                        f" (was it killed?); its guardian stops DIB and cleans up. DIB's log: "
+                        f"{os.path.join(dest, name + '.log')}",
+                    }
+            else:
+                dead_polls = 0
         self._execute_module(
             module_name="ansible.legacy.async_status", module_args=dict(status_args, mode="cleanup"),
             task_vars=task_vars,

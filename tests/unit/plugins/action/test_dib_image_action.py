@@ -215,3 +215,35 @@ def test_build_host_paths_pass_through(tmp_path, value):
     (tmp_path / "relative" / "missing").write_text("now present")
     if not value.startswith("/"):
         assert plugin._controller_path(value) == str(tmp_path / value)
+
+
+def test_module_killed_with_its_wrapper_is_reported(tmp_path):
+    """SIGKILL to the async job's process group (what an async timeout does): the play fails promptly."""
+    dib = fake.make_fake_dib(tmp_path)
+    dest = tmp_path / "out"
+    path = playbook(tmp_path, task_yaml(dib, dest, mode="sleep").split("- name: Show", maxsplit=1)[0])
+    home = tmp_path / "home"
+    home.mkdir()
+    env = dict(os.environ, HOME=str(home), ANSIBLE_COLLECTIONS_PATH=collections_root(), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-local"))
+    env.pop("ANSIBLE_CONFIG", None)
+    play = subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", str(path),
+         "-e", "dib_image_poll_interval=0.5"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=str(tmp_path),
+    )
+    try:
+        child = int(fake.wait_for(dib["state"] / "child", timeout=120))
+        status = dest / ".img.progress.json"
+        assert fake.wait_gone(lambda: status.exists() and json.loads(status.read_text()).get("pid"), 30)
+        module_pid = json.loads(status.read_text())["pid"]
+        os.killpg(os.getpgid(module_pid), 9)
+        out = play.communicate(timeout=120)[0]
+    finally:
+        if play.poll() is None:
+            play.kill()
+    assert play.returncode != 0
+    assert "died without a result" in out, out
+    assert fake.wait_gone(lambda: not fake.alive(child))
+    assert fake.leftovers(str(dest)) == []
+    assert "the module process died" in (dest / "img.log").read_text()
