@@ -2,8 +2,6 @@
 """Options shared by every module that talks to an OpenStack cloud."""
 
 
-
-
 class ModuleDocFragment:
     # Kept in step with OPENSTACK_ARGUMENT_SPEC in plugins/module_utils/openstack.py
     # (a unit test compares the two). Names and meanings follow openstack.cloud so that

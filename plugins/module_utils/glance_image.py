@@ -192,7 +192,7 @@ def trove_references(conn, params=None):
     if not has_service(conn, "database", params):
         return None
     admin = TroveAdmin(conn.session, interface=params.get("interface"), region_name=params.get("region_name"),
-                       retry=lambda func: retry(func))
+                       retry=retry)
     versions = admin.list_versions()
     ids = {v["image"] for v in versions if v.get("image")}
     tag_sets = [v["image_tags"] for v in versions if v.get("image_tags")]

@@ -15,8 +15,6 @@ Interface used by modules (kept stable):
 - ``has_service(conn, service_type)``: whether the catalog holds an endpoint.
 """
 
-
-
 import copy
 import os
 import random

@@ -9,10 +9,10 @@ description:
   - Uploads a local file (on the host where the task runs) to the Glance image
     service, unless an image with the same name (or of the same O(family))
     already holds exactly the same data; then only its metadata is brought in
-    line, and RV(changed) says whether anything had to change.
+    line, and the task's C(changed) says whether anything had to change.
   - Sameness of data is decided by Glance's own C(os_hash_algo) and
     C(os_hash_value) (sha512 by default) against the file's hash. The file is
-    read once: it is hashed while Glance reads it, and the result is checked
+    read once, hashed while Glance reads it, and the result is checked
     against the value Glance computed. Before uploading, the hash is needed only
     when Glance holds an image of exactly the same size; it then comes from
     O(checksum), else from a small per-file cache (O(hash_cache)), else from one
@@ -24,7 +24,7 @@ description:
     and older ones are deleted, except protected images and images a Trove
     datastore version still uses.
 author:
-  - dbaas.guest_images developers
+  - dbaas.guest_images developers (@dbaas)
 extends_documentation_fragment:
   - dbaas.guest_images.openstack
 options:
@@ -129,7 +129,7 @@ options:
     type: str
   hardware_defaults:
     description:
-      - Adds hints for KVM clouds unless set in O(properties):
+      - Adds hints for KVM clouds unless set in O(properties), namely
         C(hw_disk_bus=virtio), C(hw_vif_model=virtio),
         C(hw_scsi_model=virtio-scsi), C(hw_rng_model=virtio),
         C(hw_video_model=virtio), C(hw_firmware_type=bios),
@@ -190,8 +190,10 @@ notes:
   - Secrets of the connection are never returned or logged.
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
 """
 

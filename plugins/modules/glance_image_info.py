@@ -10,7 +10,7 @@ description:
     properties, newest first, optionally reshaped by a JMESPath O(query).
   - Never changes anything.
 author:
-  - dbaas.guest_images developers
+  - dbaas.guest_images developers (@dbaas)
 extends_documentation_fragment:
   - dbaas.guest_images.openstack
 options:
@@ -58,8 +58,10 @@ notes:
     O(query) is used.
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 
