@@ -407,7 +407,11 @@ class Publisher:
         p = self.params
         tag = family_tag(p.get("family"))
         group = self.client.list_images(tags=[tag]) if tag else self.client.list_images(name=p["name"])
-        group = [i for i in group if i.get("id")] + [i for i in extra if i.get("id") is None]
+        group = [i for i in group if i.get("id")]
+        if current_id is None:
+            # Check mode: the image that would be uploaded is the newest of the group.
+            current_id = "(new image)"
+            group += [dict(i, id=current_id) for i in extra]
         referenced = set(p.get("referenced_image_ids") or [])
         if p.get("check_trove", True) and self.references is not None:
             try:

@@ -270,3 +270,15 @@ def test_find_images_filters_properties():
     assert [i["id"] for i in gi.find_images(glance, properties={"os_distro": "debian"})] == ["a"]
     assert [i["id"] for i in gi.find_images(glance, status="queued")] == ["b"]
     assert [i["id"] for i in gi.find_images(glance)] == ["b", "a"]
+
+
+def test_check_mode_rotation_counts_the_upload_to_be(image_file, tmp_path):
+    glance = FakeGlance()
+    ids = []
+    for n in range(3):
+        path = tmp_path / f"v{n}.qcow2"
+        path.write_bytes(b"QFI\xfb" + bytes([n]) * 1000)
+        ids.append(gi.Publisher(glance, params(path, family="fam")).run_present()["image"]["id"])
+    result = gi.Publisher(glance, params(image_file, family="fam", keep=2), check_mode=True).run_present()
+    assert sorted(d["id"] for d in result["deleted"]) == ids[:2]
+    assert len(glance.images) == 3 and glance.count("delete") == 0
