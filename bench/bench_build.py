@@ -134,14 +134,17 @@ def main() -> int:
         cold_vars = build_fixtures.base_image_vars(workdir / "collection", cache_dir)
         print("cold build with playbooks/build_guest.yml ...", flush=True)
         cold, cold_run = _timed_playbook(env, cold_vars)
+        print(f"  {cold:.1f} s", flush=True)
         if cold_run.image(image["name"])["status"] != "built":
             sys.exit("the cold build did not build")
         print("no-op rerun ...", flush=True)
         noop, noop_run = _timed_playbook(env, cold_vars)
+        print(f"  {noop:.1f} s", flush=True)
         if noop_run.image(image["name"])["status"] != "reused":
             sys.exit("the no-op rerun built again")
         print("raw disk-image-create ...", flush=True)
         raw = _raw_dib(env, image, host_env, cache_dir, workdir / "raw", args.dib_command)
+        print(f"  {raw:.1f} s", flush=True)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
