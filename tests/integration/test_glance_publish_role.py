@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from test_glance_image import images_named, sha512, unique
+from test_glance_image import glance_json, images_named, sha512, unique
 
 
 def run_role(tmp_path, env: dict, role_vars: dict, name: str) -> tuple:
@@ -50,7 +50,7 @@ def test_publish_role_uploads_report_rows_and_is_idempotent(base_image, ansible_
     assert image.id == published["image_id"]
     assert image.hash_value == sha512(base_image.qcow2)
     assert image.disk_format == "qcow2" and image.min_disk == 3
-    props = image.properties
+    props = glance_json(admin, image.id)
     assert (props["os_distro"], props["os_version"]) == ("debian", "12")
     assert (props["trove_datastore"], props["trove_datastore_version"]) == ("mysql", "8.0")
     assert props["build_fingerprint"] == base_image.report_entry["fingerprint"]
