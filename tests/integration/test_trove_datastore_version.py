@@ -171,24 +171,25 @@ def test_unknown_image_is_refused_before_trove_is_changed(trove, trove_admin, tr
 def test_manager_is_required_for_a_datastore_trove_has_no_manager_for(trove, trove_admin, trove_auth, images,
                                                                       run_tasks):
     datastore = _datastore()
-    failed = run_tasks([_task(trove_auth, datastore=datastore, name="1.0", image=images["old"].id)])
-    assert failed.result()["failed"] is True
-    assert "Option 'manager'" in failed.result()["msg"]
-    assert _find(trove, trove_admin, datastore, "1.0") is None
-    # A manager Trove is not configured for: Trove's own error, explained.
-    odd = run_tasks([_task(trove_auth, datastore=datastore, name="1.0", image=images["old"].id, manager="nosuchdb")])
-    assert odd.result()["failed"] is True
-    assert "manager 'nosuchdb'" in odd.result()["msg"]
+    # Without a manager, and with a manager Trove is not configured for (Trove's own error, explained).
+    run = run_tasks([_task(trove_auth, datastore=datastore, name="1.0", image=images["old"].id),
+                     _task(trove_auth, datastore=datastore, name="1.0", image=images["old"].id, manager="nosuchdb")])
+    missing, odd = run.results
+    assert missing["failed"] is True
+    assert "Option 'manager'" in missing["msg"]
+    assert odd["failed"] is True
+    assert "manager 'nosuchdb'" in odd["msg"]
     assert _find(trove, trove_admin, datastore, "1.0") is None
 
 
 def test_bad_input_is_refused_with_the_option_named(trove_auth, run_tasks):
-    both = run_tasks([_task(trove_auth, datastore="mysql", name="8.0", image="x", image_tags=["y"])])
-    assert both.result()["failed"] is True
-    assert "image" in both.result()["msg"] and "image_tags" in both.result()["msg"]
-    blank = run_tasks([_task(trove_auth, datastore=" ", name="8.0", image="x")])
-    assert blank.result()["failed"] is True
-    assert "'datastore'" in blank.result()["msg"]
+    run = run_tasks([_task(trove_auth, datastore="mysql", name="8.0", image="x", image_tags=["y"]),
+                     _task(trove_auth, datastore=" ", name="8.0", image="x")])
+    both, blank = run.results
+    assert both["failed"] is True
+    assert "image" in both["msg"] and "image_tags" in both["msg"]
+    assert blank["failed"] is True
+    assert "'datastore'" in blank["msg"]
 
 
 def test_referenced_image_ids_lists_what_trove_points_at(trove, trove_admin, trove_auth, images, run_tasks):
