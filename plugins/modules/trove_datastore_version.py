@@ -18,7 +18,7 @@ description:
     C(database) endpoint of the service catalog, so the user needs Trove's
     admin role.
 author:
-  - dbaas.guest_images developers (!UNKNOWN)
+  - dbaas.guest_images developers (@dbaas)
 extends_documentation_fragment:
   - dbaas.guest_images.openstack
 attributes:
