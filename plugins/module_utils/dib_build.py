@@ -43,6 +43,7 @@ from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_elements im
     ElementError,
     dib_elements_dir,
     resolve_elements,
+    with_dib_defaults,
 )
 from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_fingerprint import (
     FINGERPRINT_VERSION,
@@ -207,8 +208,7 @@ def run(params: dict, check_mode: bool = False, diff_mode: bool = False) -> dict
     try:
         dib_command, search = _validate(params, check_mode)
         try:
-            # DIB always adds its "base" element in front (we never pass -n).
-            resolved = resolve_elements(["base"] + [e for e in params["elements"] if e != "base"], search)
+            resolved = resolve_elements(with_dib_defaults(params["elements"], params["arch"]), search)
         except ElementError as exc:
             raise validate.InvalidOption("elements", str(exc)) from exc
     except validate.InvalidOption as exc:

@@ -100,6 +100,19 @@ def find_all_elements(paths: list[str]) -> dict[str, str]:
     return found
 
 
+def with_dib_defaults(elements: list[str], arch: str = "amd64") -> list[str]:
+    """The element list as DIB itself will build it.
+
+    DIB puts its ``base`` element in front (we never pass ``-n``) and, for
+    backwards compatibility, gives ``vm`` a partition layout when the caller
+    names none: ``block-device-efi`` on arm64, ``block-device-mbr`` elsewhere.
+    """
+    result = ["base"] + [name for name in elements if name != "base"]
+    if "vm" in result and not any(name.startswith("block-device-") for name in result):
+        result.append("block-device-efi" if arch in ("arm64", "aarch64") else "block-device-mbr")
+    return result
+
+
 def resolve_elements(wanted: list[str], paths: list[str]) -> dict[str, str]:
     """Expand ``wanted`` with all their dependencies.
 

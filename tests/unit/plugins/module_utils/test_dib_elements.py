@@ -95,3 +95,13 @@ def test_dib_elements_dir_asks_the_interpreter(tmp_path):
     script.parent.mkdir(parents=True)
     script.write_text(f"#!{wrapper}\n")
     assert el.dib_elements_dir(str(script)) == str(pkg / "elements")
+
+
+def test_dib_defaults_add_base_and_a_partition_layout_for_vm():
+    assert el.with_dib_defaults(["debian-minimal", "vm"]) == ["base", "debian-minimal", "vm", "block-device-mbr"]
+    assert el.with_dib_defaults(["vm"], arch="arm64")[-1] == "block-device-efi"
+
+
+def test_dib_defaults_keep_an_explicit_layout_and_leave_non_vm_images_alone():
+    assert el.with_dib_defaults(["vm", "block-device-gpt"]) == ["base", "vm", "block-device-gpt"]
+    assert el.with_dib_defaults(["base", "debian-minimal"]) == ["base", "debian-minimal"]
