@@ -204,7 +204,12 @@ def run(params: dict, check_mode: bool = False, diff_mode: bool = False) -> dict
     started = time.time()
     name, dest = params["name"], os.path.abspath(params["dest"])
     # Relative element paths would be read from DIB's own working folder; pin them here.
-    params = dict(params, dest=dest, element_paths=[os.path.abspath(p) for p in params["element_paths"]])
+    params = dict(
+        params,
+        dest=dest,
+        element_paths=[os.path.abspath(p) for p in params["element_paths"]],
+        inputs={k: os.path.abspath(os.path.expanduser(v)) for k, v in params.get("inputs", {}).items()},
+    )
     try:
         dib_command, search = _validate(params, check_mode)
         try:

@@ -1,8 +1,6 @@
 #!/usr/bin/python
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-
-
 DOCUMENTATION = r"""
 ---
 module: dib_image
@@ -269,7 +267,7 @@ def main():
     # dict options arrive with whatever YAML made of the values; DIB gets strings.
     params["environment"] = {str(k): ("" if v is None else str(v) if not isinstance(v, bool) else str(v).lower())
                              for k, v in params["environment"].items()}
-    params["inputs"] = {str(k): os.path.expanduser(str(v)) for k, v in params["inputs"].items()}
+    params["inputs"] = {str(k): str(v) for k, v in params["inputs"].items()}
     try:
         result = run(params, check_mode=module.check_mode, diff_mode=module._diff)
     except BuildError as exc:

@@ -134,7 +134,7 @@ def test_container_tarball_loads_into_a_real_engine(tmp_path):
     runroot = tempfile.mkdtemp(prefix="podman-")
     store = ["--root", str(tmp_path / "storage"), "--runroot", runroot, "--storage-driver", "vfs"]
     try:
-        load = subprocess.run([podman, *store, "load", "--input", tarball["path"]], capture_output=True, text=True)
+        load = subprocess.run([podman, *store, "load", "--input", tarball["path"]], capture_output=True, text=True, check=False)
         assert load.returncode == 0, load.stderr
         assert "dbaas-test/datastore:1.0" in load.stdout + load.stderr
         images = subprocess.run(
@@ -181,7 +181,7 @@ def test_first_boot_preload_loads_deletes_and_disables(tmp_path, podman_as_docke
     store = tmp_path / "container-images"
     tarball = build_image_tarball(str(store))
     env["DBAAS_CONTAINER_IMAGE_STORE"] = str(store)
-    result = subprocess.run([str(PRELOAD_SCRIPT)], env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([str(PRELOAD_SCRIPT)], env=env, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "dbaas-container-preload: done in" in result.stdout
     assert not store.exists(), "the tarballs (and their folder) must be gone once loaded"
@@ -204,7 +204,7 @@ def test_first_boot_preload_keeps_a_bad_tarball_for_the_next_boot(tmp_path, podm
     bad = store / "broken.tar"
     bad.write_bytes(b"not a tarball")
     env["DBAAS_CONTAINER_IMAGE_STORE"] = str(store)
-    result = subprocess.run([str(PRELOAD_SCRIPT)], env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([str(PRELOAD_SCRIPT)], env=env, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 1
     assert "could not load" in result.stderr and "broken.tar" in result.stderr
     assert bad.exists(), "a tarball that did not load must stay for the next boot"
@@ -301,7 +301,7 @@ def uid_of(root: pathlib.Path, user: str) -> int:
 
 
 def chroot(root: pathlib.Path, *argv) -> subprocess.CompletedProcess:
-    return subprocess.run(["chroot", str(root), *argv], capture_output=True, text=True, timeout=300)
+    return subprocess.run(["chroot", str(root), *argv], capture_output=True, text=True, timeout=300, check=False)
 
 
 def test_report_rows_match_the_files(trove_images):

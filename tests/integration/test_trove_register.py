@@ -34,8 +34,8 @@ def _versions(trove, conn, datastore):
     return {v["name"]: v for v in trove.versions(conn) if v["datastore_name"] == datastore}
 
 
-def test_register_creates_then_reruns_unchanged_then_switches(trove, trove_admin, trove_auth, published,
-                                                               run_tasks):
+def test_register_creates_then_reruns_unchanged_then_switches(
+        trove, trove_admin, trove_auth, published, run_tasks):
     suffix, (image_a, image_b) = published
     datastore = f"reg-{suffix}"
     results = [
@@ -77,7 +77,7 @@ def test_register_creates_then_reruns_unchanged_then_switches(trove, trove_admin
 
 
 def test_register_without_a_cloud_does_nothing(trove, trove_admin, published, run_tasks):
-    suffix, (image_a, _) = published
+    suffix, (image_a, _image_b) = published
     datastore = f"none-{suffix}"
     images = [{"id": image_a.id, "trove_datastore": datastore, "trove_datastore_version": "1",
                "trove_manager": "mysql"}]
@@ -89,7 +89,7 @@ def test_register_without_a_cloud_does_nothing(trove, trove_admin, published, ru
 
 def test_register_refuses_an_item_without_image_before_touching_trove(trove, trove_admin, trove_auth, published,
                                                                       run_tasks):
-    suffix, (image_a, _) = published
+    suffix, (image_a, _image_b) = published
     datastore = f"bad-{suffix}"
     images = [{"id": image_a.id, "trove_datastore": datastore, "trove_datastore_version": "1",
                "trove_manager": "mysql"},

@@ -61,7 +61,7 @@ def build_deb(
         with open(os.path.join(root, "DEBIAN", "control"), "w", encoding="utf-8") as handle:
             handle.write("\n".join(control) + "\n")
         os.chmod(root, 0o755)
-        for dirpath, dirnames, _ in os.walk(root):
+        for dirpath, dirnames, _files in os.walk(root):
             for name in dirnames:
                 os.chmod(os.path.join(dirpath, name), 0o755)
         subprocess.run(

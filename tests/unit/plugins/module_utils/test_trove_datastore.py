@@ -204,8 +204,8 @@ def test_paths_and_filter():
     with pytest.raises(td.TroveError):
         td.version_path("../x/y")
     assert td.endpoint_filter() == {"service_type": "database", "interface": "public"}
-    assert td.endpoint_filter("internal", "R1") == {"service_type": "database", "interface": "internal",
-                                                     "region_name": "R1"}
+    assert td.endpoint_filter("internal", "R1") == {
+        "service_type": "database", "interface": "internal", "region_name": "R1"}
 
 
 def test_error_message_reads_trove_fault_bodies():
@@ -299,7 +299,7 @@ def test_reads_are_retried_through_the_given_retry():
     attempts = []
 
     def retry(func):
-        for _ in range(3):
+        for _attempt in range(3):
             try:
                 return func()
             except Exception as exc:  # the transient marker
