@@ -232,7 +232,6 @@ changed_inputs:
   sample: [environment.DIB_RELEASE, inputs.DATASTORE_PKG_LOCATION]
 """
 
-import os  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 

@@ -134,7 +134,9 @@ def test_container_tarball_loads_into_a_real_engine(tmp_path):
     runroot = tempfile.mkdtemp(prefix="podman-")
     store = ["--root", str(tmp_path / "storage"), "--runroot", runroot, "--storage-driver", "vfs"]
     try:
-        load = subprocess.run([podman, *store, "load", "--input", tarball["path"]], capture_output=True, text=True, check=False)
+        load = subprocess.run(
+            [podman, *store, "load", "--input", tarball["path"]], capture_output=True, text=True, check=False
+        )
         assert load.returncode == 0, load.stderr
         assert "dbaas-test/datastore:1.0" in load.stdout + load.stderr
         images = subprocess.run(
