@@ -17,7 +17,7 @@ import subprocess
 import time
 
 import pytest
-from fixtures.build import BASE_IMAGE_NAME, base_image_vars, playbook_argv, write_vars
+from fixtures.build import BASE_IMAGE_ENTRY, BASE_IMAGE_NAME, base_image_vars, playbook_argv, write_vars
 from lib import imageinspect
 
 BUILD_TASK = "Run diskimage-builder, unless the fingerprint is unchanged, for " + BASE_IMAGE_NAME
@@ -124,14 +124,9 @@ def test_changed_environment_rebuilds(base_image, run_playbook, build_session_di
         shutil.copy2(base_image.output_dir / f"{BASE_IMAGE_NAME}.{suffix}", out / f"{BASE_IMAGE_NAME}.{suffix}")
     base_inode = base_image.qcow2.stat().st_ino
     extra_vars = base_image_vars(out, build_cache_dir)
-    extra_vars["build_guest_images"] = [
-        {
-            "name": BASE_IMAGE_NAME,
-            "elements": ["debian-minimal", "vm", "block-device-mbr", "cloud-init", "cloud-init-datasources"],
-            "environment": {"DIB_RELEASE": "bookworm", "DIB_CLOUD_INIT_DATASOURCES": "ConfigDrive, OpenStack, NoCloud"},
-            "formats": ["qcow2"],
-        }
-    ]
+    changed = dict(BASE_IMAGE_ENTRY)
+    changed["environment"] = dict(changed["environment"], DIB_CLOUD_INIT_DATASOURCES="ConfigDrive, OpenStack, NoCloud")
+    extra_vars["build_guest_images"] = [changed]
     run = run_playbook("build_guest.yml", extra_vars)
     assert run.rc == 0, run.output[-4000:]
     assert run.task_status(BUILD_TASK) == ["changed"]
