@@ -17,6 +17,9 @@ Two things only the controller can do:
 
        [dib_image debian-12] install.d 05:12 elapsed, running 50-trove-guest-agent
 
+   Before that, a quick check-mode run of the module asks whether DIB
+   must run at all: an unchanged image, or input the module refuses, is
+   answered at once without the cost of an async start and its polling.
    In check mode, or when the task is itself ``async``, the module runs
    the ordinary way.
 
@@ -164,6 +167,15 @@ class ActionModule(ActionBase):
         result = self._low_level_execute_command(f"pgrep -f '[{job[0]}]{job[1:]}'", sudoable=True)
         return result.get("rc") == 1  # 1: nothing matched; anything else (no pgrep...) proves nothing
 
+    def _probe(self, args: dict, task_vars: dict) -> dict:
+        """Run the module in check mode: would it build?"""
+        check_mode = self._task.check_mode
+        self._task.check_mode = True
+        try:
+            return self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
+        finally:
+            self._task.check_mode = check_mode
+
     def _run_with_progress(self, args: dict, task_vars: dict, interval: float) -> dict:
         timeout = int(args.get("timeout") or 3600)
         lock_timeout = int(args.get("lock_timeout") or 1800)
@@ -255,6 +267,15 @@ class ActionModule(ActionBase):
             result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
             self._remove_tmp_path(self._connection._shell.tmpdir)
             return result
+
+        if not args.get("force"):
+            # An unchanged image (or bad input) is answered in a fraction of a second by a
+            # check-mode run; the async start and its polling are paid only when DIB must run.
+            probe = self._probe(args, task_vars)
+            if probe.get("failed") or not probe.get("changed"):
+                result.update(probe)
+                self._remove_tmp_path(self._connection._shell.tmpdir)
+                return result
 
         interval = float(task_vars.get("dib_image_poll_interval", DEFAULT_POLL_INTERVAL))
         result.update(self._run_with_progress(args, task_vars, interval))
