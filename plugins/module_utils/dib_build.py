@@ -53,7 +53,7 @@ from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_fingerprint
     fingerprint_of,
     load_record,
 )
-from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_lock import ImageLock, LockTimeout
+from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_lock import ImageLock, LockTimeout, cache_lock
 from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_log import extract_errors, hook_label, tail_lines
 from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_outputs import (
     OutputError,
@@ -200,6 +200,14 @@ def _validate(params: dict, check_mode: bool) -> tuple[str, list[str]]:
     return dib_command, search
 
 
+def _cache_dir(params: dict) -> str:
+    """The DIB image cache this build uses (DIB's own default when none is given)."""
+    path = params.get("cache_dir") or (params.get("environment") or {}).get("DIB_IMAGE_CACHE")
+    path = os.path.abspath(os.path.expanduser(path or "~/.cache/image-create"))
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
 def run(params: dict, check_mode: bool = False, diff_mode: bool = False) -> dict:
     started = time.time()
     name, dest = params["name"], os.path.abspath(params["dest"])
@@ -294,7 +302,15 @@ def run(params: dict, check_mode: bool = False, diff_mode: bool = False) -> dict
                 "log_path": log_path_for(dest, name),
             }
 
-        images = _build(params, dib_command, resolved, inputs, lock, make_record)
+        cache = cache_lock(_cache_dir(params), max(1.0, params["lock_timeout"] - lock.waited))
+        try:
+            cache.acquire()
+        except LockTimeout as exc:
+            raise BuildError(str(exc), lock_path=cache.path, holder_pid=exc.holder_pid) from exc
+        try:
+            images = _build(params, dib_command, resolved, inputs, lock, make_record)
+        finally:
+            cache.release()
     finally:
         lock.release()
     result.update(changed=True, built=True, images=images, duration=round(time.time() - started, 3))

@@ -36,9 +36,10 @@ def _read_pid(fd: int) -> int | None:
 class ImageLock:
     """Exclusive lock for one image; ``acquire`` waits up to ``timeout`` seconds."""
 
-    def __init__(self, dest: str, name: str, timeout: float, poll: float = 0.5):
+    def __init__(self, dest: str, name: str, timeout: float, poll: float = 0.5, busy_message: str | None = None):
         self.path = lock_path(dest, name)
         self.name = name
+        self.busy_message = busy_message or f"image '{name}' is being built by another process"
         self.timeout = timeout
         self.poll = poll
         self.fd: int | None = None
@@ -60,7 +61,7 @@ class ImageLock:
                 holder = _read_pid(fd)
                 os.close(fd)
                 raise LockTimeout(
-                    f"image '{self.name}' is being built by another process (PID"
+                    f"{self.busy_message} (PID"
                     f" {holder if holder is not None else 'unknown'} holds {self.path}); waited {self.timeout} s"
                     " (lock_timeout). Wait for it to finish, or raise lock_timeout.",
                     holder,
@@ -87,3 +88,19 @@ class ImageLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def cache_lock(cache_dir: str, timeout: float) -> ImageLock:
+    """Lock for a DIB image cache folder.
+
+    DIB bind-mounts the cache's apt archive into every build chroot, so two
+    builds sharing one cache fight over apt's lock and one fails late; builds
+    that share a cache therefore run one after another.
+    """
+    return ImageLock(
+        cache_dir,
+        "dbaas-guest-images-cache",
+        timeout,
+        busy_message=f"the DIB image cache '{cache_dir}' is in use by another build (builds sharing a cache"
+        " run one after another; give this one its own cache_dir to run them side by side)",
+    )

@@ -91,6 +91,8 @@ options:
   cache_dir:
     description:
       - DIB's download cache (C(DIB_IMAGE_CACHE)). Defaults to DIB's own (C(~/.cache/image-create)).
+      - DIB bind-mounts the cache's apt archive into every build, so builds that share a cache on one host run
+        one after another (each waits up to O(lock_timeout)); give builds their own cache to run them side by side.
     type: path
   dib_command:
     description:

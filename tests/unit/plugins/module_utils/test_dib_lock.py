@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_lock import ImageLock, LockTimeout
+from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_lock import ImageLock, LockTimeout, cache_lock
 
 HOLDER = textwrap.dedent(
     """
@@ -80,3 +80,21 @@ def test_other_images_do_not_block(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_builds_sharing_a_cache_wait_and_the_message_names_the_cache(tmp_path):
+    holder = start_holder(tmp_path, "dbaas-guest-images-cache", 30)
+    try:
+        lock = cache_lock(str(tmp_path), timeout=0.5)
+        with pytest.raises(LockTimeout) as err:
+            lock.acquire()
+        message = str(err.value)
+        assert f"DIB image cache '{tmp_path}'" in message
+        assert f"PID {holder.pid}" in message
+        assert "cache_dir" in message
+    finally:
+        holder.kill()
+        holder.wait()
+    other = cache_lock(str(tmp_path), timeout=5)
+    other.acquire()
+    other.release()
