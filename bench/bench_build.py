@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Benchmark the build stage against raw diskimage-builder.
 
@@ -108,7 +108,7 @@ def _raw_dib(env, image, host_env, cache_dir, dest: pathlib.Path, dib_command: s
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--workdir", help="folder for outputs (default: a new temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the outputs")
     parser.add_argument("--no-warmup", action="store_true", help="skip the untimed cache warm-up build")

@@ -123,7 +123,9 @@ def mounted_root(path, workdir=None):
 
 def _loops_of(backing_file):
     """Loop devices attached to ``backing_file``."""
-    out = subprocess.run(["losetup", "-j", backing_file, "-O", "NAME", "-n"], capture_output=True, text=True)
+    out = subprocess.run(
+        ["losetup", "-j", backing_file, "-O", "NAME", "-n"], capture_output=True, text=True, check=False
+    )
     return [line.strip() for line in out.stdout.splitlines() if line.strip()]
 
 
