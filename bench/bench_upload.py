@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Benchmark the publish stage: dbaas.guest_images.glance_image against ``openstack image create``.
 
@@ -64,7 +64,7 @@ def make_image(folder: pathlib.Path, mib: int) -> pathlib.Path:
         return out
     raw = folder / f"bench-{mib}M.raw"
     with open(raw, "wb") as handle:
-        for _ in range(mib):
+        for _mib in range(mib):
             handle.write(os.urandom(1 << 20))
     subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(out)], check=True)
     raw.unlink()
@@ -76,7 +76,7 @@ def measure(argv, env) -> tuple:
     with tempfile.TemporaryFile() as out:
         start = time.monotonic()
         proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
+        _pid, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.monotonic() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -126,7 +126,7 @@ def start_cloud(workdir: pathlib.Path):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--sizes", default="256,1024,2048", help="image sizes in MiB (comma separated)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cloud", help="use this existing cloud of clouds.yaml instead of starting one")
@@ -205,7 +205,7 @@ def main() -> int:
     if options.json:
         options.json.parent.mkdir(parents=True, exist_ok=True)
         options.json.write_text(json.dumps({"rows": rows, "verdicts": dict(verdicts)}, indent=2) + "\n")
-    return 0 if all(ok for _, ok in verdicts) else 1
+    return 0 if all(ok for _label, ok in verdicts) else 1
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ def make_qcow2(folder, name: str, mib: int = 4):
     """A real qcow2 (qemu-img) holding ``mib`` MiB of random data: every call gives different content."""
     raw = folder / f"{name}.raw"
     with open(raw, "wb") as handle:
-        for _ in range(mib):
+        for _mib in range(mib):
             handle.write(uuid.uuid4().bytes * 65536)
     out = folder / f"{name}.qcow2"
     subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(out)], check=True)

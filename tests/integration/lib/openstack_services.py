@@ -225,7 +225,7 @@ def run(argv, env: dict | None = None, cwd: Path | None = None) -> subprocess.Co
     full_env = dict(os.environ)
     full_env.pop("PYTHONPATH", None)
     full_env.update(env or {})
-    proc = subprocess.run([str(a) for a in argv], env=full_env, cwd=cwd, capture_output=True, text=True)
+    proc = subprocess.run([str(a) for a in argv], env=full_env, cwd=cwd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"{argv[0]} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
@@ -447,7 +447,7 @@ class CuttingProxy:
 
         while not self._closed:
             try:
-                client, _ = self._server.accept()
+                client, _address = self._server.accept()
             except OSError:
                 return
             try:

@@ -49,7 +49,7 @@ def test_hashing_reader_memory_is_flat():
             return len(buf)
 
     reader = gd.HashingReader(Endless(), 1 << 40)
-    for _ in range(64):
+    for _block in range(64):
         assert len(reader.read(1 << 20)) == 1 << 20
     assert reader.bytes_read == 64 << 20
 
