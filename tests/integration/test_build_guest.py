@@ -7,7 +7,6 @@ install phase.
 """
 
 import contextlib
-import hashlib
 import os
 import pathlib
 import re
@@ -19,16 +18,9 @@ import time
 import pytest
 from fixtures.build import BASE_IMAGE_ENTRY, BASE_IMAGE_NAME, base_image_vars, playbook_argv, write_vars
 from lib import imageinspect
+from lib.digest import sha256
 
 BUILD_TASK = "Run diskimage-builder, unless the fingerprint is unchanged, for " + BASE_IMAGE_NAME
-
-
-def _sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _identity(path):
@@ -53,7 +45,7 @@ def test_report_matches_the_file_on_disk(base_image):
     (output,) = [out for out in entry["outputs"] if out["format"] == "qcow2"]
     assert pathlib.Path(output["path"]) == base_image.qcow2
     assert output["size"] == base_image.qcow2.stat().st_size
-    assert output["sha256"] == _sha256(base_image.qcow2)
+    assert output["sha256"] == sha256(base_image.qcow2)
     markdown = (base_image.output_dir / "build-report.md").read_text()
     assert f"| {BASE_IMAGE_NAME} | localhost | built |" in markdown
 
@@ -136,7 +128,7 @@ def test_changed_environment_rebuilds(base_image, run_playbook, build_session_di
     qcow2 = out / f"{BASE_IMAGE_NAME}.qcow2"
     assert qcow2.stat().st_ino != base_inode
     assert base_image.qcow2.stat().st_ino == base_inode
-    assert entry["outputs"][0]["sha256"] == _sha256(qcow2)
+    assert entry["outputs"][0]["sha256"] == sha256(qcow2)
     with imageinspect.mounted_root(qcow2) as root:
         assert _datasource_list(root)[:3] == ["ConfigDrive", "OpenStack", "NoCloud"]
 

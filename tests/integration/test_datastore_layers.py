@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pathlib
 import re
@@ -24,20 +23,13 @@ import tempfile
 
 import pytest
 from lib.container_tarball import build_image_tarball, read_archive
+from lib.digest import sha256
 from lib.fake_deb import ACME_FILE, ACME_SCRIPT, build_deb
 from lib.imageinspect import mounted_root
 
 AGENT_VENV = "opt/trove-guestagent"
 PRELOAD_STORE = "var/lib/dbaas/container-images"
 DIB_TASK = "Run diskimage-builder"
-
-
-def sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------------------

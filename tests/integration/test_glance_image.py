@@ -7,26 +7,18 @@ not only from the module's own result.
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import threading
 import time
 import uuid
 
 import pytest
+from lib.digest import sha512
 from lib.openstack_services import CuttingProxy, add_region_endpoint
 
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def sha512(path) -> str:
-    digest = hashlib.sha512()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def make_qcow2(folder, name: str, mib: int = 4):

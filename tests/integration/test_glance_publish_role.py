@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 
-from test_glance_image import glance_json, images_named, sha512, unique
+from lib.digest import sha512
+from test_glance_image import glance_json, images_named, unique
 
 
 def run_role(tmp_path, env: dict, role_vars: dict, name: str) -> tuple:
