@@ -9,17 +9,7 @@
 """
 
 from ansible_collections.dbaas.guest_images.plugins.module_utils import apt_sources, build_report
-
-
-def _plain(value):
-    """Strip Ansible's lazy/tagged containers down to plain Python types."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
+from ansible_collections.dbaas.guest_images.plugins.module_utils.plain import plain as _plain
 
 
 def build_report_row(result, name, build_host):

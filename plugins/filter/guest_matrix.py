@@ -17,17 +17,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.dbaas.guest_images.plugins.module_utils import guest_matrix
-
-
-def _plain(value):
-    """Strip Ansible's lazy/tagged containers down to plain Python types."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
+from ansible_collections.dbaas.guest_images.plugins.module_utils.plain import plain as _plain
 
 
 def compose_guest_image(entry, layers=None):
