@@ -9,7 +9,7 @@
 """
 
 from ansible_collections.dbaas.guest_images.plugins.module_utils import apt_sources, build_report
-from ansible_collections.dbaas.guest_images.plugins.module_utils.plain import plain as _plain
+from ansible_collections.dbaas.guest_images.plugins.plugin_utils._plain import plain as _plain
 
 
 def build_report_row(result, name, build_host):

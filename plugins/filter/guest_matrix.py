@@ -17,7 +17,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.dbaas.guest_images.plugins.module_utils import guest_matrix
-from ansible_collections.dbaas.guest_images.plugins.module_utils.plain import plain as _plain
+from ansible_collections.dbaas.guest_images.plugins.plugin_utils._plain import plain as _plain
 
 
 def compose_guest_image(entry, layers=None):
