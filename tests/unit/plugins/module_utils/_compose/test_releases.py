@@ -1,14 +1,13 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The OS layer table and its checks (plugins/module_utils/guest_os.py)."""
+"""The release table, the pinned agent and the OS-layer settings (_compose/releases.py)."""
 
 import os
 
 import pytest
-import yaml
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils import guest_os
+from ansible_collections.dbaas.guest_images.plugins.module_utils._compose import releases as guest_os
 
-ROLE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles", "os_layer")
+ROLE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "..", "roles", "os_layer")
 
 
 def test_debian_12_layer():
@@ -81,17 +80,6 @@ def test_wheelhouse_name():
     assert guest_os.python_tag("3.12") == "cp312"
     with pytest.raises(guest_os.GuestOSError):
         guest_os.python_tag("311")
-
-
-def test_role_table_matches_module_utils():
-    """The os_layer role reads its own copy of python/glibc per release."""
-    with open(os.path.join(ROLE, "vars", "main.yml")) as handle:
-        table = yaml.safe_load(handle)["os_layer_release_table"]
-    expected = {
-        f"{os_name}-{release}": {"python": row["python"], "glibc": row["glibc"]}
-        for (os_name, release), row in guest_os.RELEASES.items()
-    }
-    assert table == expected
 
 
 def test_elements_exist_with_readme():
