@@ -100,12 +100,12 @@ path:
   description: The wheelhouse folder (in check mode, the folder a build would fill).
   returned: always
   type: str
-  sample: /root/.cache/dbaas-guest-images/wheelhouse/trove-26.0.0-cp311
+  sample: /root/.cache/dbaas-guest-images/wheelhouse/trove-<version>-cp311
 name:
   description: Base name of O(path).
   returned: always
   type: str
-  sample: trove-26.0.0-cp311
+  sample: trove-<version>-cp311
 cache_dir:
   description: The cache folder used.
   returned: always

@@ -181,37 +181,51 @@ def guest_release(
     }
 
 
-def check_settings(settings: Mapping[str, Any]) -> None:
-    """Refuse unknown OS-layer settings and values the elements cannot use."""
+def check_settings(settings: Mapping[str, Any], prefix: str = "") -> None:
+    """Refuse unknown OS-layer settings and values the elements cannot use.
+
+    Messages name each setting as ``<prefix><setting>`` (the os_layer role
+    passes ``os_layer_``, the name of its variables).
+    """
     unknown = sorted(set(settings) - set(SETTINGS))
     if unknown:
         raise GuestOSError(f"unknown OS layer setting(s) {', '.join(unknown)}; known: {', '.join(SETTINGS)}")
     version = settings.get("agent_version")
-    if version not in (None, ""):
-        agent_version(version)
+    if version not in (None, "") and not _VERSION.match(str(version)):
+        raise GuestOSError(f"{prefix}agent_version must be a release number like {AGENT_VERSION}, got {version!r}")
     timezone = settings.get("timezone")
     if timezone is not None and not _TIMEZONE.match(str(timezone)):
-        raise GuestOSError(f"timezone must be a tz database name like Etc/UTC or Europe/Berlin, got {timezone!r}")
+        raise GuestOSError(
+            f"{prefix}timezone must be a tz database name like Etc/UTC or Europe/Berlin, got {timezone!r}"
+        )
     locale = settings.get("locale")
     if locale is not None and not _LOCALE.match(str(locale)):
-        raise GuestOSError(f"locale must be a locale name like C.UTF-8 or en_US.UTF-8, got {locale!r}")
+        raise GuestOSError(f"{prefix}locale must be a locale name like C.UTF-8 or en_US.UTF-8, got {locale!r}")
     key = settings.get("ssh_key")
     if key and not _SSH_KEY.match(str(key).strip()):
         raise GuestOSError(
-            "ssh_key must be ONE OpenSSH public key line (e.g. 'ssh-ed25519 AAAA... operator'); never a private key"
+            f"{prefix}ssh_key must be ONE OpenSSH public key line (e.g. 'ssh-ed25519 AAAA... operator');"
+            " never a private key"
         )
     for name, what in (("injected_config_owner", "user"), ("injected_config_group", "group")):
         value = settings.get(name)
         if value not in (None, "") and not _ACCOUNT.match(str(value)):
             raise GuestOSError(
-                f"{name} must be a POSIX {what} name (letters, digits, '_', '.', '-', not starting with a digit"
-                f" or '-', at most 32 characters) equal to Trove's [DEFAULT] {name}, got {value!r}"
+                f"{prefix}{name} must be a POSIX {what} name (letters, digits, '_', '.', '-', not starting with a"
+                f" digit or '-', at most 32 characters) equal to Trove's [DEFAULT] {name}, got {value!r}"
             )
+
+
+def resolve_settings(settings: Optional[Mapping[str, Any]] = None, prefix: str = "") -> Dict[str, str]:
+    """Every OS-layer setting, checked, with unset (None or empty) ones at SETTING_DEFAULTS."""
+    settings = dict(settings or {})
+    check_settings(settings, prefix)
+    return {name: _setting(settings, name) for name in SETTINGS}
 
 
 def _setting(settings: Mapping[str, Any], name: str) -> str:
     value = settings.get(name)
-    return SETTING_DEFAULTS[name] if value in (None, "") else str(value)
+    return SETTING_DEFAULTS[name] if value in (None, "") else str(value).strip()
 
 
 def os_layer(os_name: object, release: object, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
