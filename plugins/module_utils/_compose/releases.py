@@ -216,7 +216,7 @@ def check_settings(settings: Mapping[str, Any], prefix: str = "") -> None:
             )
 
 
-def resolve_settings(settings: Optional[Mapping[str, Any]] = None, prefix: str = "") -> Dict[str, str]:
+def resolve_settings(settings: Mapping[str, Any] | None = None, prefix: str = "") -> dict[str, str]:
     """Every OS-layer setting, checked, with unset (None or empty) ones at SETTING_DEFAULTS."""
     settings = dict(settings or {})
     check_settings(settings, prefix)

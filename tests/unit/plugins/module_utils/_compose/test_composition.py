@@ -243,3 +243,49 @@ def test_supported_table_lists_both_modes():
     assert not [r for r in rows if r["mode"] == "package" and r["datastore"] == "mysql" and r["os"] == "debian"]
 
 
+
+
+def test_trove_entries_carry_their_trove_facts():
+    got = composition.compose_guest_image(entry(datastore_version=8.0))
+    assert got["trove"] == {
+        "os": "debian", "release": "12", "datastore": "mysql", "datastore_version": "8.0", "mode": "container",
+    }
+    plain = composition.compose_guest_image({"name": "plain", "elements": ["vm"]})
+    assert "trove" not in plain
+
+
+def test_arch_is_passed_on_when_set():
+    assert composition.compose_guest_image({"name": "p", "elements": ["vm"], "arch": "arm64"})["arch"] == "arm64"
+    assert composition.compose_guest_image(entry(arch="amd64"))["arch"] == "amd64"
+    assert "arch" not in composition.compose_guest_image(entry())
+
+
+def test_plain_entry_typos_and_zero_size_are_refused():
+    with pytest.raises(GuestMatrixError, match="unknown keys enviroment"):
+        composition.compose_guest_image({"name": "p", "elements": ["vm"], "enviroment": {"A": "1"}})
+    with pytest.raises(GuestMatrixError, match="'size' must be at least 1"):
+        composition.compose_guest_image({"name": "p", "elements": ["vm"], "size": 0})
+
+
+def test_plain_entries_get_the_collections_element_folders():
+    got = composition.compose_guest_image({"name": "p", "elements": ["vm"], "element_paths": ["/mine"]})
+    assert got["element_paths"] == elements.collection_element_paths() + ["/mine"]
+
+
+def test_injected_config_settings_reach_the_composed_environment():
+    got = composition.compose_guest_image(entry(), {"os_settings": {"injected_config_owner": "trove"}})
+    assert got["environment"]["DBAAS_GUEST_CONFIG_OWNER"] == "trove"
+    assert got["environment"]["DBAAS_GUEST_CONFIG_GROUP"] == "root"
+
+
+def test_compose_whole_selection_in_order():
+    got = composition.compose_guest_images([entry(), {"name": "p", "elements": ["vm"]}], {"wheelhouse": "/w"})
+    assert [spec["name"] for spec in got] == ["trove-debian-12-mysql-8.0-container", "p"]
+    assert composition.compose_guest_images(None) == []
+    with pytest.raises(GuestMatrixError, match="must be a list"):
+        composition.compose_guest_images({"a": 1})
+
+
+def test_element_folders_are_found_without_the_roles_passing_them():
+    root = elements.collection_root()
+    assert os.path.isfile(os.path.join(root, "galaxy.yml"))

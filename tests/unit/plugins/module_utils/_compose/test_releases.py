@@ -96,3 +96,65 @@ def test_elements_exist_with_readme():
     for var in ("DBAAS_GUEST_AGENT_WHEELHOUSE", "DBAAS_GUEST_AGENT_VERSION", "DBAAS_EXTRA_CA_CERTS"):
         assert var in readme
     assert set(layer["elements"]) >= {"dbaas-guest-os", "dbaas-guest-agent"}
+
+
+def test_guest_release_gives_the_build_host_facts():
+    row = guest_os.guest_release("debian", 12)
+    assert row == {
+        "os": "debian", "release": "12", "key": "debian-12", "python": "3.11", "glibc": "2.36", "tag": "cp311",
+        "codename": "bookworm", "agent_version": guest_os.AGENT_VERSION,
+        "wheelhouse": f"trove-{guest_os.AGENT_VERSION}-cp311",
+    }
+    assert guest_os.guest_release("ubuntu", "24.04", "25.0.1")["wheelhouse"] == "trove-25.0.1-cp312"
+
+
+def test_guest_release_refusals_name_where_the_user_wrote_it():
+    with pytest.raises(guest_os.GuestOSError) as err:
+        guest_os.guest_release("debian", "11", where="os_layer_releases[1]")
+    assert str(err.value) == (
+        "os_layer_releases[1]: os=debian release=11 is not supported; supported: debian-12, ubuntu-22.04, ubuntu-24.04"
+    )
+    with pytest.raises(guest_os.GuestOSError, match="^x: 'release' missing"):
+        guest_os.guest_release("debian", "", where="x")
+    with pytest.raises(guest_os.GuestOSError, match="agent_version"):
+        guest_os.guest_release("debian", "12", "latest")
+
+
+def test_injected_config_owner_and_group_default_to_trove_and_reach_the_environment():
+    env = guest_os.os_layer("debian", "12")["environment"]
+    assert env["DBAAS_GUEST_CONFIG_OWNER"] == "ubuntu"
+    assert env["DBAAS_GUEST_CONFIG_GROUP"] == "root"
+    env = guest_os.os_layer("debian", "12", {"injected_config_owner": "trove", "injected_config_group": "trove"})[
+        "environment"
+    ]
+    assert (env["DBAAS_GUEST_CONFIG_OWNER"], env["DBAAS_GUEST_CONFIG_GROUP"]) == ("trove", "trove")
+
+
+@pytest.mark.parametrize("name", ["", None])
+def test_empty_injected_config_settings_mean_trove_defaults(name):
+    settings = guest_os.resolve_settings({"injected_config_owner": name, "injected_config_group": name})
+    assert settings["injected_config_owner"] == "ubuntu" and settings["injected_config_group"] == "root"
+    assert settings["agent_version"] == guest_os.AGENT_VERSION
+    assert sorted(settings) == sorted(guest_os.SETTINGS)
+
+
+@pytest.mark.parametrize("value", ["-x", "1abc", "a b", "root:root", "a" * 33, "ü"])
+def test_bad_injected_config_names_refused_with_prefix(value):
+    with pytest.raises(guest_os.GuestOSError, match="^os_layer_injected_config_owner must be a POSIX user name"):
+        guest_os.resolve_settings({"injected_config_owner": value}, "os_layer_")
+    with pytest.raises(guest_os.GuestOSError, match="injected_config_group must be a POSIX group name"):
+        guest_os.os_layer("debian", "12", {"injected_config_group": value})
+
+
+def test_the_agent_version_is_written_once():
+    """`grep 26.0.0 plugins roles playbooks` finds the pin in releases.py only."""
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "..")
+    hits = []
+    for top in ("plugins", "roles", "playbooks"):
+        for folder, _dirs, files in os.walk(os.path.join(root, top)):
+            for name in files:
+                path = os.path.join(folder, name)
+                with open(path, "rb") as handle:
+                    if guest_os.AGENT_VERSION.encode() in handle.read():
+                        hits.append(os.path.relpath(path, root))
+    assert hits == [os.path.join("plugins", "module_utils", "_compose", "releases.py")]
