@@ -151,7 +151,8 @@ def test_the_agent_version_is_written_once():
     root = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "..")
     hits = []
     for top in ("plugins", "roles", "playbooks"):
-        for folder, _dirs, files in os.walk(os.path.join(root, top)):
+        for folder, dirs, files in os.walk(os.path.join(root, top)):
+            dirs[:] = [d for d in dirs if d != "__pycache__"]
             for name in files:
                 path = os.path.join(folder, name)
                 with open(path, "rb") as handle:
