@@ -207,7 +207,7 @@ def compose_guest_image(entry: Any, layers: Mapping[str, Any] | None = None) -> 
     if wheelhouses and not wheelhouse:
         raise GuestMatrixError(
             f"{where}: no guest agent wheelhouse for {os_name}-{release} "
-            f"(prepared: {datastores._fmt_choices(sorted(wheelhouses))}); "
+            f"(prepared: {datastores.fmt_choices(sorted(wheelhouses))}); "
             f"add {{os: {os_name}, release: '{release}'}} to os_layer_releases"
         )
     if wheelhouse:
@@ -318,11 +318,3 @@ def _compose_plain(
         entry,
     )
 
-
-def compose_guest_images(entries: Any, layers: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Compose every entry of a selection, in order (see ``compose_guest_image``)."""
-    if entries is None:
-        return []
-    if not isinstance(entries, list):
-        raise GuestMatrixError(f"build_guest_images must be a list of entries, got {type(entries).__name__}")
-    return [compose_guest_image(entry, layers) for entry in entries]

@@ -81,7 +81,7 @@ def supported_table() -> list[dict[str, str]]:
     return rows
 
 
-def _fmt_choices(values: Iterable[Any]) -> str:
+def fmt_choices(values: Iterable[Any]) -> str:
     listed = [str(v) for v in values]
     return ", ".join(listed) if listed else "(none)"
 
@@ -102,20 +102,20 @@ def validate_trove_entry(entry: Mapping[str, Any], where: str) -> tuple[str, str
 
     oses = supported_os_releases()
     if os_name not in oses:
-        raise GuestMatrixError(f"{where}: os '{os_name}' is not supported; supported: {_fmt_choices(oses)}")
+        raise GuestMatrixError(f"{where}: os '{os_name}' is not supported; supported: {fmt_choices(oses)}")
     if release not in oses[os_name]:
         raise GuestMatrixError(
-            f"{where}: release '{release}' of {os_name} is not supported; supported: {_fmt_choices(oses[os_name])}"
+            f"{where}: release '{release}' of {os_name} is not supported; supported: {fmt_choices(oses[os_name])}"
         )
     if mode not in MODES:
-        raise GuestMatrixError(f"{where}: mode '{mode}' is not supported; supported: {_fmt_choices(MODES)}")
+        raise GuestMatrixError(f"{where}: mode '{mode}' is not supported; supported: {fmt_choices(MODES)}")
 
     datastores: Mapping[str, Iterable[str]]
     if mode == "container":
         if os_name not in CONTAINER_ENGINES:
             raise GuestMatrixError(
                 f"{where}: container mode is not supported on {os_name}; "
-                f"it is on: {_fmt_choices(sorted(CONTAINER_ENGINES))}"
+                f"it is on: {fmt_choices(sorted(CONTAINER_ENGINES))}"
             )
         datastores = CONTAINER_VERSIONS
     else:
@@ -123,13 +123,13 @@ def validate_trove_entry(entry: Mapping[str, Any], where: str) -> tuple[str, str
     if datastore not in datastores:
         raise GuestMatrixError(
             f"{where}: datastore '{datastore}' is not supported in {mode} mode on {os_name} {release}; "
-            f"supported: {_fmt_choices(sorted(datastores))}"
+            f"supported: {fmt_choices(sorted(datastores))}"
         )
     if version not in datastores[datastore]:
         hint = f" (package mode installs the version {os_name} {release} ships)" if mode == "package" else ""
         raise GuestMatrixError(
             f"{where}: {datastore} version '{version}' is not supported in {mode} mode on {os_name} {release}; "
-            f"supported: {_fmt_choices(datastores[datastore])}{hint}"
+            f"supported: {fmt_choices(datastores[datastore])}{hint}"
         )
     return os_name, release, datastore, version, mode
 

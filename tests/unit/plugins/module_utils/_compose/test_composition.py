@@ -278,14 +278,6 @@ def test_injected_config_settings_reach_the_composed_environment():
     assert got["environment"]["DBAAS_GUEST_CONFIG_GROUP"] == "root"
 
 
-def test_compose_whole_selection_in_order():
-    got = composition.compose_guest_images([entry(), {"name": "p", "elements": ["vm"]}], {"wheelhouse": "/w"})
-    assert [spec["name"] for spec in got] == ["trove-debian-12-mysql-8.0-container", "p"]
-    assert composition.compose_guest_images(None) == []
-    with pytest.raises(GuestMatrixError, match="must be a list"):
-        composition.compose_guest_images({"a": 1})
-
-
 def test_element_folders_are_found_without_the_roles_passing_them():
     root = elements.collection_root()
     assert os.path.isfile(os.path.join(root, "galaxy.yml"))
