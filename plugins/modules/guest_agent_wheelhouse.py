@@ -77,7 +77,7 @@ options:
     type: path
     default: ""
 author:
-  - dbaas.guest_images developers
+  - dbaas.guest_images developers (@dbaas)
 """
 
 EXAMPLES = r"""
@@ -102,7 +102,7 @@ path:
   type: str
   sample: /root/.cache/dbaas-guest-images/wheelhouse/trove-<version>-cp311
 name:
-  description: Base name of O(path).
+  description: Base name of RV(path).
   returned: always
   type: str
   sample: trove-<version>-cp311

@@ -317,4 +317,3 @@ def _compose_plain(
         },
         entry,
     )
-

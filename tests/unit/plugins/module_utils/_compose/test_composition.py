@@ -34,9 +34,6 @@ def sha(data=b"payload"):
     return hashlib.sha256(data).hexdigest()
 
 
-
-
-
 def test_container_entry_composes_os_then_datastore_layer():
     got = composition.compose_guest_image(entry(), {"wheelhouse": "/srv/wheels"})
     assert got["name"] == "trove-debian-12-mysql-8.0-container"
@@ -243,12 +240,14 @@ def test_supported_table_lists_both_modes():
     assert not [r for r in rows if r["mode"] == "package" and r["datastore"] == "mysql" and r["os"] == "debian"]
 
 
-
-
 def test_trove_entries_carry_their_trove_facts():
     got = composition.compose_guest_image(entry(datastore_version=8.0))
     assert got["trove"] == {
-        "os": "debian", "release": "12", "datastore": "mysql", "datastore_version": "8.0", "mode": "container",
+        "os": "debian",
+        "release": "12",
+        "datastore": "mysql",
+        "datastore_version": "8.0",
+        "mode": "container",
     }
     plain = composition.compose_guest_image({"name": "plain", "elements": ["vm"]})
     assert "trove" not in plain

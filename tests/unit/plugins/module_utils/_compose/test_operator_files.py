@@ -28,9 +28,6 @@ def sha(data=b"payload"):
     return hashlib.sha256(data).hexdigest()
 
 
-
-
-
 def test_licensed_deb_file_is_added_as_input_and_element(tmp_path):
     deb = write(tmp_path / "acme_1.0_all.deb")
     got = composition.compose_guest_image(
@@ -169,8 +166,6 @@ def test_compose_error_names_the_entry_and_option(tmp_path):
     assert missing in str(err.value)
 
 
-
-
 def test_container_tarballs_become_inputs(tmp_path):
     one = write(tmp_path / "mysql-8.0.tar")
     folder = tmp_path / "more"
@@ -220,5 +215,3 @@ def test_duplicate_tarball_names_refused(tmp_path):
     two = write(tmp_path / "b" / "x.tar")
     with pytest.raises(GuestMatrixError, match="share the name x.tar"):
         operator_files.check_container_images([one, two])
-
-

@@ -28,8 +28,6 @@ def sha(data=b"payload"):
     return hashlib.sha256(data).hexdigest()
 
 
-
-
 MATRIX = [
     entry(),
     entry(datastore="mariadb", datastore_version="10.11", mode="package"),
