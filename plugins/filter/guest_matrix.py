@@ -10,43 +10,47 @@
     validates licensed packages (file or folder), returns name/size/sha256.
 ``paths | dbaas.guest_images.check_container_images``
     validates container image tarballs, returns name/size.
+
+The logic lives in ``plugins/module_utils/_compose``; these wrappers turn
+Ansible's values into plain ones and errors into AnsibleFilterError.
 """
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils import guest_matrix
+from ansible_collections.dbaas.guest_images.plugins.module_utils._compose import composition, operator_files, selection
+from ansible_collections.dbaas.guest_images.plugins.module_utils._compose.errors import GuestMatrixError
 from ansible_collections.dbaas.guest_images.plugins.plugin_utils._plain import plain as _plain
 
 
 def compose_guest_image(entry, layers=None):
     try:
-        return guest_matrix.compose_guest_image(_plain(entry), _plain(layers or {}))
-    except guest_matrix.GuestMatrixError as exc:
+        return composition.compose_guest_image(_plain(entry), _plain(layers or {}))
+    except GuestMatrixError as exc:
         raise AnsibleFilterError(str(exc)) from None
 
 
 def select_guest_images(entries, expression=None):
     try:
-        return guest_matrix.select_guest_images(_plain(entries), expression)
-    except guest_matrix.GuestMatrixError as exc:
+        return selection.select_guest_images(_plain(entries), expression)
+    except GuestMatrixError as exc:
         raise AnsibleFilterError(str(exc)) from None
 
 
 def check_licensed_packages(location, sha256_pins=None, family="dpkg", option="datastore_layer_pkg_location"):
     try:
-        return guest_matrix.check_package_location(
+        return operator_files.check_package_location(
             _plain(location), _plain(sha256_pins or {}), family=family, option=option
         )
-    except guest_matrix.GuestMatrixError as exc:
+    except GuestMatrixError as exc:
         raise AnsibleFilterError(str(exc)) from None
 
 
 def check_container_images(paths, option="datastore_layer_container_images"):
     try:
-        return guest_matrix.check_container_images(_plain(paths), option=option)
-    except guest_matrix.GuestMatrixError as exc:
+        return operator_files.check_container_images(_plain(paths), option=option)
+    except GuestMatrixError as exc:
         raise AnsibleFilterError(str(exc)) from None
 
 

@@ -85,3 +85,15 @@ def test_bad_input_is_refused_before_any_build(run_playbook, os_layer_playbook, 
     assert run.rc != 0
     assert message in run.output, run.output[-3000:]
     assert run.task_status("Build wheels of trove") == []
+
+
+def test_check_mode_on_a_fresh_cache_predicts_the_build_and_builds_nothing(run_playbook, os_layer_playbook, tmp_path):
+    """--check with no cache folder given: the module resolves it and says it would build there."""
+    cache_home = tmp_path / "xdg"
+    run = run_playbook(
+        str(os_layer_playbook), {"facts_file": str(tmp_path / "f.json")}, check=True,
+        env_extra={"XDG_CACHE_HOME": str(cache_home)}, timeout=300,
+    )
+    assert run.rc == 0, run.output[-3000:]
+    assert run.task_status("Prepare the guest agent wheelhouse") == ["changed"], run.output[-3000:]
+    assert not cache_home.exists(), sorted(str(p) for p in cache_home.rglob("*"))

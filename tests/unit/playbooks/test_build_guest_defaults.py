@@ -5,7 +5,7 @@ import pathlib
 
 import yaml
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils import guest_matrix as gm
+from ansible_collections.dbaas.guest_images.plugins.module_utils._compose import composition as gm
 
 DEFAULTS = pathlib.Path(__file__).resolve().parents[3] / "playbooks" / "vars" / "build_guest_defaults.yml"
 

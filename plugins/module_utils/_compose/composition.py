@@ -1,0 +1,319 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Compose matrix entries into ``dib_image`` option sets (the compose stage's one composition).
+
+PRIVATE to the collection: no compatibility promise outside it.
+
+A Trove guest image is three layers stacked in one DIB run:
+
+* the OS layer (distribution, cloud-init, guest agent): elements and
+  environment per os/release from ``releases``;
+* the datastore layer: a container engine plus preloaded datastore container
+  images (``mode: container``, current Trove) or the database server from the
+  distribution (``mode: package``, older Trove and custom agents), from
+  ``datastores``;
+* optional licensed packages the operator supplies
+  (``DATASTORE_PKG_LOCATION``, the documented Trove practice), checked by
+  ``operator_files``.
+
+An entry without ``os`` is a plain DIB image: checked here the same way
+(known keys, name, lists, size) and given the collection's element folders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ansible_collections.dbaas.guest_images.plugins.module_utils._common.names import image_name_problem
+from ansible_collections.dbaas.guest_images.plugins.module_utils._compose import datastores, releases
+from ansible_collections.dbaas.guest_images.plugins.module_utils._compose.elements import collection_element_paths
+from ansible_collections.dbaas.guest_images.plugins.module_utils._compose.errors import GuestMatrixError
+from ansible_collections.dbaas.guest_images.plugins.module_utils._compose.operator_files import (
+    check_container_images,
+    check_package_location,
+)
+
+# Our elements (each ships in roles/<role>/files/elements).
+LAYER_ELEMENTS = {
+    "container": "dbaas-datastore-container",
+    "package": "dbaas-datastore-package",
+    "licensed": "dbaas-licensed-packages",
+}
+
+# dib_image input variables (files/folders that enter the image from outside).
+INPUT_PKG_LOCATION = "DATASTORE_PKG_LOCATION"
+INPUT_CONTAINER_IMAGES = "DBAAS_CONTAINER_IMAGES"
+INPUT_WHEELHOUSE = "DBAAS_GUEST_AGENT_WHEELHOUSE"
+INPUT_EXTRA_CA_CERTS = "DBAAS_EXTRA_CA_CERTS"
+
+DEFAULT_FORMATS = ["qcow2"]
+# Room for the datastore (container images are unpacked at first boot);
+# cloud-init grows the root disk to the flavor's size anyway.
+DEFAULT_TROVE_SIZE = 4
+
+TROVE_KEYS = (
+    "os",
+    "release",
+    "datastore",
+    "datastore_version",
+    "mode",
+    "name",
+    "elements",
+    "element_paths",
+    "environment",
+    "packages",
+    "formats",
+    "size",
+    "arch",
+    "container_images",
+    "datastore_pkg_location",
+    "datastore_pkg_sha256",
+)
+PLAIN_KEYS = ("name", "elements", "element_paths", "environment", "packages", "formats", "size", "arch", "inputs")
+LAYER_KEYS = (
+    "wheelhouse",
+    "wheelhouses",
+    "environment",
+    "element_paths",
+    "inputs",
+    "pkg_location",
+    "pkg_sha256",
+    "container_images",
+    "os_settings",
+    "extra_ca_certs",
+)
+LAYERS_WHERE = "compose_guest_image layers"
+
+
+def entry_label(entry: Any, option: str = "build_guest_images") -> str:
+    """How messages name an entry: by its name, else by its os/release/datastore/version/mode."""
+    if isinstance(entry, dict) and entry.get("name"):
+        return "{} entry '{}'".format(option, entry["name"])
+    if isinstance(entry, dict) and entry.get("os"):
+        return "{} entry {}-{}-{}-{}-{}".format(option, *tuple(entry.get(k, "?") for k in datastores.TROVE_FIELDS))
+    return f"{option} entry"
+
+
+def default_image_name(os_name: str, release: str, datastore: str, version: str, mode: str) -> str:
+    return f"trove-{os_name}-{release}-{datastore}-{version}-{mode}"
+
+
+def _str_list(value: Any, field: str, where: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise GuestMatrixError(f"{where}: '{field}' must be a list, got {value!r}")
+    return [str(v) for v in value]
+
+
+def _str_dict(value: Any, field: str, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise GuestMatrixError(f"{where}: '{field}' must be a mapping, got {value!r}")
+    return {str(k): ("" if v is None else str(v)) for k, v in value.items()}
+
+
+def _check_keys(entry: Mapping[str, Any], allowed: tuple, where: str) -> None:
+    unknown = sorted(set(entry) - set(allowed))
+    if unknown:
+        raise GuestMatrixError("{}: unknown keys {}; known: {}".format(where, ", ".join(unknown), ", ".join(allowed)))
+
+
+def _check_name(name: str, where: str) -> None:
+    problem = image_name_problem(name)
+    if problem:
+        raise GuestMatrixError(f"{where}: name is not usable as a file name: {problem}")
+
+
+def _size(value: Any, where: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        raise GuestMatrixError(f"{where}: 'size' must be a whole number of GiB, got {value!r}") from None
+    if size < 1:
+        raise GuestMatrixError(f"{where}: 'size' must be at least 1 (GiB), got {value!r}")
+    return size
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    seen = set()
+    result = []
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            result.append(item)
+    return result
+
+
+def _with_arch(spec: dict[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
+    if entry.get("arch") not in (None, ""):
+        spec["arch"] = str(entry["arch"])
+    return spec
+
+
+def compose_guest_image(entry: Any, layers: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Return the ``dib_image`` option set for one matrix entry.
+
+    ``layers`` carries what earlier stages computed on the build host:
+    ``wheelhouses`` (guest agent wheelhouse folder by ``<os>-<release>``,
+    from the os_layer role) or one ``wheelhouse`` for every entry,
+    ``os_settings`` (``releases.SETTINGS``), ``extra_ca_certs`` (build-time
+    CA certs), ``environment`` (merged under everything, e.g. mirrors),
+    ``element_paths``, ``inputs``, and the datastore layer's defaults
+    ``pkg_location`` / ``pkg_sha256`` / ``container_images`` which apply to
+    entries that do not set their own.
+
+    A Trove entry's result carries ``trove: {os, release, datastore,
+    datastore_version, mode}`` besides the dib_image options.
+    """
+    if not isinstance(entry, dict):
+        raise GuestMatrixError(f"build_guest_images: every entry must be a mapping, got {entry!r}")
+    layers = dict(layers or {})
+    _check_keys(layers, LAYER_KEYS, LAYERS_WHERE)
+    where = entry_label(entry)
+    base_env = _str_dict(layers.get("environment"), "environment", LAYERS_WHERE)
+    base_paths = _str_list(layers.get("element_paths"), "element_paths", LAYERS_WHERE)
+    base_inputs = _str_dict(layers.get("inputs"), "inputs", LAYERS_WHERE)
+
+    if not entry.get("os"):
+        return _compose_plain(entry, where, base_env, base_paths, base_inputs)
+
+    _check_keys(entry, TROVE_KEYS, where)
+    os_name, release, datastore, version, mode = datastores.validate_trove_entry(entry, where)
+    os_settings = layers.get("os_settings") or {}
+    if not isinstance(os_settings, dict):
+        raise GuestMatrixError(f"{LAYERS_WHERE}: 'os_settings' must be a mapping")
+    try:
+        os_layer = releases.os_layer(os_name, release, os_settings)
+    except releases.GuestOSError as exc:
+        raise GuestMatrixError(f"{where}: {exc}") from None
+    family = datastores.OS_FAMILIES.get(os_name, "dpkg")
+
+    name = str(entry.get("name") or default_image_name(os_name, release, datastore, version, mode))
+    _check_name(name, where)
+
+    elements = [str(e) for e in os_layer["elements"]]
+    environment = dict(base_env)
+    environment.update({str(k): str(v) for k, v in os_layer["environment"].items()})
+    inputs = dict(base_inputs)
+
+    wheelhouses = layers.get("wheelhouses") or {}
+    if not isinstance(wheelhouses, dict):
+        raise GuestMatrixError(f"{LAYERS_WHERE}: 'wheelhouses' must be a mapping of <os>-<release> to folder")
+    wheelhouse = wheelhouses.get(f"{os_name}-{release}") or layers.get("wheelhouse")
+    if wheelhouses and not wheelhouse:
+        raise GuestMatrixError(
+            f"{where}: no guest agent wheelhouse for {os_name}-{release} "
+            f"(prepared: {datastores.fmt_choices(sorted(wheelhouses))}); "
+            f"add {{os: {os_name}, release: '{release}'}} to os_layer_releases"
+        )
+    if wheelhouse:
+        inputs[INPUT_WHEELHOUSE] = str(wheelhouse)
+    if layers.get("extra_ca_certs"):
+        inputs[INPUT_EXTRA_CA_CERTS] = str(layers["extra_ca_certs"])
+
+    environment["DBAAS_DATASTORE"] = datastore
+    environment["DBAAS_DATASTORE_VERSION"] = version
+    if mode == "container":
+        engine = datastores.CONTAINER_ENGINES[os_name]
+        elements.append(LAYER_ELEMENTS["container"])
+        environment["DBAAS_CONTAINER_ENGINE"] = engine["engine"]
+        environment["DBAAS_CONTAINER_ENGINE_PACKAGES"] = " ".join(engine["packages"])
+        environment["DBAAS_CONTAINER_ENGINE_SERVICE"] = engine["service"]
+        images = entry.get("container_images")
+        if images is None:
+            images = layers.get("container_images")
+        found = check_container_images(images, option=f"{where}: container_images")
+        if found:
+            # dib_image inputs are one path per variable: the first goes in
+            # DBAAS_CONTAINER_IMAGES, further ones in DBAAS_CONTAINER_IMAGES_<n>.
+            sources = images if isinstance(images, (list, tuple)) else [images]
+            for index, path in enumerate(sources):
+                var = INPUT_CONTAINER_IMAGES if index == 0 else f"{INPUT_CONTAINER_IMAGES}_{index + 1}"
+                inputs[var] = str(path)
+    else:
+        if entry.get("container_images"):
+            raise GuestMatrixError(f"{where}: 'container_images' only applies to mode: container")
+        spec = datastores.package_datastore(os_name, release, datastore, version)
+        elements.append(LAYER_ELEMENTS["package"])
+        environment["DBAAS_DATASTORE_PACKAGES"] = " ".join(spec["packages"])
+        environment["DBAAS_DATASTORE_SERVICE"] = spec["service"]
+        environment["DBAAS_DATASTORE_DATA_DIR"] = spec["data_dir"]
+        environment["DBAAS_DATASTORE_USER"] = spec["user"]
+
+    if "datastore_pkg_location" in entry:
+        location = entry.get("datastore_pkg_location")
+        pins = entry.get("datastore_pkg_sha256")
+    else:
+        location = layers.get("pkg_location")
+        pins = entry.get("datastore_pkg_sha256", layers.get("pkg_sha256"))
+    packages_found = check_package_location(location, pins, family=family, option=f"{where}: datastore_pkg_location")
+    if packages_found:
+        elements.append(LAYER_ELEMENTS["licensed"])
+        inputs[INPUT_PKG_LOCATION] = str(location)
+        # The element re-checks the copied files against these sums, so a file
+        # replaced between this check and the build is refused too.
+        environment["DATASTORE_PKG_SHA256SUMS"] = ";".join(f"{p['sha256']}  {p['name']}" for p in packages_found)
+
+    elements.extend(_str_list(entry.get("elements"), "elements", where))
+    environment.update(_str_dict(entry.get("environment"), "environment", where))
+    element_paths = collection_element_paths() + base_paths
+    element_paths.extend(_str_list(entry.get("element_paths"), "element_paths", where))
+    formats = _str_list(entry.get("formats"), "formats", where) or list(DEFAULT_FORMATS)
+    size = _size(entry.get("size"), where)
+
+    return _with_arch(
+        {
+            "name": name,
+            "elements": _dedupe(elements),
+            "element_paths": _dedupe(element_paths),
+            "environment": environment,
+            "packages": _str_list(entry.get("packages"), "packages", where),
+            "formats": formats,
+            "size": size if size is not None else DEFAULT_TROVE_SIZE,
+            "inputs": inputs,
+            "trove": {
+                "os": os_name,
+                "release": release,
+                "datastore": datastore,
+                "datastore_version": version,
+                "mode": mode,
+            },
+        },
+        entry,
+    )
+
+
+def _compose_plain(
+    entry: Mapping[str, Any], where: str, base_env: dict[str, str], base_paths: list[str], base_inputs: dict[str, str]
+) -> dict[str, Any]:
+    _check_keys(entry, PLAIN_KEYS, where + " (no 'os': a plain DIB image)")
+    if not entry.get("name"):
+        raise GuestMatrixError(f"{where}: an entry without 'os' is a plain DIB image and needs 'name'")
+    name = str(entry["name"])
+    _check_name(name, where)
+    elements = _str_list(entry.get("elements"), "elements", where)
+    if not elements:
+        raise GuestMatrixError(f"{where}: an entry without 'os' is a plain DIB image and needs 'elements'")
+    environment = dict(base_env)
+    environment.update(_str_dict(entry.get("environment"), "environment", where))
+    inputs = dict(base_inputs)
+    inputs.update(_str_dict(entry.get("inputs"), "inputs", where))
+    return _with_arch(
+        {
+            "name": name,
+            "elements": elements,
+            "element_paths": _dedupe(
+                collection_element_paths() + base_paths + _str_list(entry.get("element_paths"), "element_paths", where)
+            ),
+            "environment": environment,
+            "packages": _str_list(entry.get("packages"), "packages", where),
+            "formats": _str_list(entry.get("formats"), "formats", where) or list(DEFAULT_FORMATS),
+            "size": _size(entry.get("size"), where),
+            "inputs": inputs,
+        },
+        entry,
+    )
