@@ -3,7 +3,7 @@
 
 
 class ModuleDocFragment:
-    # Kept in step with OPENSTACK_ARGUMENT_SPEC in plugins/module_utils/openstack.py
+    # Kept in step with OPENSTACK_ARGUMENT_SPEC in plugins/module_utils/_openstack/connection.py
     # (a unit test compares the two). Names and meanings follow openstack.cloud so that
     # playbooks and module_defaults written for it work here too.
     DOCUMENTATION = r"""
