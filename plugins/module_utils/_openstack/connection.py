@@ -29,7 +29,7 @@ try:
     HAS_OPENSTACKSDK = True
     OPENSTACKSDK_IMPORT_ERROR: Optional[ImportError] = None
 except ImportError as import_error:  # pragma: no cover - depends on the host
-    openstack = None
+    openstack = None  # type: ignore[assignment]
     HAS_OPENSTACKSDK = False
     OPENSTACKSDK_IMPORT_ERROR = import_error
 

@@ -15,8 +15,8 @@ try:
     import keystoneauth1.exceptions as ksa_exc
     import openstack.exceptions as sdk_exc
 except ImportError:  # pragma: no cover - depends on the host
-    ksa_exc = None
-    sdk_exc = None
+    ksa_exc = None  # type: ignore[assignment]
+    sdk_exc = None  # type: ignore[assignment]
 
 T = TypeVar("T")
 

@@ -131,3 +131,36 @@ def test_retry_succeeds_after_transient_and_not_on_permanent():
     with pytest.raises(ValueError):
         ose.retry(permanent, attempts=5, sleep=lambda s: None)
     assert len(calls) == 1
+
+
+class FakeModule:
+    def __init__(self, params):
+        self.params = params
+        self.no_log_values = set()
+
+
+def test_secrets_inside_a_cloud_dict_are_masked_in_the_module_output():
+    from ansible.module_utils.basic import remove_values
+
+    cloud = {"auth": {"auth_url": "http://k/v3", "username": "admin", "password": "s3cret-pw",
+                      "application_credential_secret": "app-s3cret", "project_name": "p"},
+             "region_name": "R1", "nested": [{"token": "tok-s3cret"}]}
+    module = FakeModule({"cloud": cloud, "auth": None})
+    osc.protect_secrets(module)
+    assert module.no_log_values == {"s3cret-pw", "app-s3cret", "tok-s3cret"}
+    shown = str(remove_values({"invocation": {"module_args": module.params}, "msg": "failed"},
+                              module.no_log_values))
+    assert "s3cret" not in shown
+    assert "admin" in shown and "http://k/v3" in shown
+
+
+def test_a_cloud_name_masks_nothing():
+    module = FakeModule({"cloud": "mycloud"})
+    osc.protect_secrets(module)
+    assert module.no_log_values == set()
+
+
+def test_cloud_options_read_once():
+    options = osc.CloudOptions.from_params(dict.fromkeys(osc.OPENSTACK_ARGUMENT_SPEC, None) | {"cloud": "c"})
+    assert options.cloud == "c" and options.interface is None
+    assert osc.connection_kwargs(options) == {"cloud": "c"}
