@@ -11,7 +11,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
@@ -59,7 +60,7 @@ def _upload(row: Mapping[str, Any], output: Mapping[str, Any], spec: Mapping[str
     name = str(row["name"]) if fmt == NAMED_FORMAT else f"{row['name']}-{fmt}"
 
     def pick(key: str, derived: Any) -> Any:
-        return override[key] if key in override else derived
+        return override.get(key, derived)
 
     release = _text(env.get("DIB_RELEASE"))
     os_distro = pick("os_distro", trove.get("os") or _os_element(spec.get("elements")))
@@ -148,7 +149,7 @@ def glance_publish_results(glance_results: Any) -> list[dict[str, Any]]:
     """One publish_results row per glance_image result of a loop over ``glance_uploads`` option sets."""
     rows = []
     for result in _plain(glance_results or []):
-        upload: Optional[Mapping[str, Any]] = result.get(result.get("ansible_loop_var") or "item")
+        upload: Mapping[str, Any] | None = result.get(result.get("ansible_loop_var") or "item")
         if not isinstance(upload, dict):
             raise AnsibleFilterError("glance_publish_results: a result does not carry its glance_uploads option set")
         image = result.get("image") or {}

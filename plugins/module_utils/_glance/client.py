@@ -10,7 +10,8 @@ step (create, upload, verify, clean up) stays under the caller's control.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.errors import GlanceError, HttpStatusError
 from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.errors import retry
@@ -50,7 +51,7 @@ class GlanceClient:
     """Glance v2 calls over an openstacksdk Connection (no secrets kept or logged)."""
 
     def __init__(self, conn: Any, attempts: int = 4, sleep: Callable[[float], Any] = time.sleep,
-                 warn: Optional[Callable[[str], Any]] = None, timeout: Optional[int] = None) -> None:
+                 warn: Callable[[str], Any] | None = None, timeout: int | None = None) -> None:
         self.conn = conn
         self.timeout = SOCKET_TIMEOUT if timeout is None else timeout
         self.attempts = attempts
@@ -74,8 +75,8 @@ class GlanceClient:
                      on_retry=lambda exc, n, d: self.warn(
                          f"Glance {method} {path} failed ({exc.__class__.__name__}); retry {n} in {d:.1f}s"))
 
-    def list_images(self, name: Optional[str] = None, tags: Optional[Iterable[str]] = None,
-                    visibility: Optional[str] = "all", limit: int = 200) -> list[dict[str, Any]]:
+    def list_images(self, name: str | None = None, tags: Iterable[str] | None = None,
+                    visibility: str | None = "all", limit: int = 200) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"limit": limit}
         if name is not None:
             params["name"] = name
@@ -92,7 +93,7 @@ class GlanceClient:
                 return images
             params["marker"] = batch[-1]["id"]
 
-    def get_image(self, image_id: str) -> Optional[dict[str, Any]]:
+    def get_image(self, image_id: str) -> dict[str, Any] | None:
         try:
             image: dict[str, Any] = self._call("GET", "/images/" + image_id).json()
             return image

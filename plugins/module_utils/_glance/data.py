@@ -24,7 +24,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from typing import IO, Any, Callable, Iterator, Optional, Tuple
+from collections.abc import Callable, Iterator
+from typing import IO, Any
 
 from ansible_collections.dbaas.guest_images.plugins.module_utils._common.hashing import (
     READ_BLOCK,
@@ -41,7 +42,7 @@ class ChecksumError(ValueError):
     """A ``checksum`` option that cannot be understood."""
 
 
-def parse_checksum(value: Optional[str], default_algorithm: str) -> Optional[Tuple[str, str]]:
+def parse_checksum(value: str | None, default_algorithm: str) -> tuple[str, str] | None:
     """``'sha512:ab12..'`` or a bare hex digest of ``default_algorithm`` -> ``(algorithm, hexdigest)``."""
     if value is None:
         return None
@@ -68,7 +69,7 @@ class HashingReader:
     """
 
     def __init__(self, fileobj: IO[bytes], size: int, algorithm: str,
-                 progress: Optional[Callable[[int], Any]] = None) -> None:
+                 progress: Callable[[int], Any] | None = None) -> None:
         self._file = fileobj
         self._size = size
         self._hash = new_hash(algorithm)
@@ -76,7 +77,7 @@ class HashingReader:
         self.bytes_read = 0
         self._progress = progress
 
-    def read(self, size: Optional[int] = -1) -> bytes:
+    def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
             size = READ_BLOCK
         block = self._file.read(size)
@@ -120,14 +121,14 @@ def file_identity(path: str) -> dict[str, Any]:
 class HashCache:
     """One JSON record per (file, algorithm) in ``directory``; a stale record is ignored."""
 
-    def __init__(self, directory: Optional[str] = None) -> None:
+    def __init__(self, directory: str | None = None) -> None:
         self.directory = directory or default_cache_dir()
 
     def _record_path(self, identity: dict[str, Any], algorithm: str) -> str:
         key = text_sha256(identity["path"])[:32]
         return os.path.join(self.directory, f"{key}.{algorithm}.json")
 
-    def get(self, path: str, algorithm: str) -> Optional[str]:
+    def get(self, path: str, algorithm: str) -> str | None:
         try:
             identity = file_identity(path)
             with open(self._record_path(identity, algorithm)) as handle:
@@ -139,7 +140,7 @@ class HashCache:
         value = record.get("hexdigest")
         return value if isinstance(value, str) else None
 
-    def put(self, path: str, algorithm: str, hexdigest: str, identity: Optional[dict[str, Any]] = None) -> bool:
+    def put(self, path: str, algorithm: str, hexdigest: str, identity: dict[str, Any] | None = None) -> bool:
         """Remember ``hexdigest``; ``identity`` is the one taken *before* reading (a file changed
         while being read is then not cached under its new identity). Failures are ignored."""
         try:

@@ -6,7 +6,7 @@ PRIVATE to the collection: no compatibility promise outside it.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.errors import describe_error
 
@@ -51,8 +51,8 @@ def explain(exc: BaseException, params: Any = None, action: str = "talking to Gl
     return f"Error while {action}: {describe_error(exc, params)}"
 
 
-def failure(exc: BaseException, action: str, cloud: Any = None, filename: Optional[str] = None,
-            disk_format: Optional[str] = None) -> dict[str, Any]:
+def failure(exc: BaseException, action: str, cloud: Any = None, filename: str | None = None,
+            disk_format: str | None = None) -> dict[str, Any]:
     """The keyword arguments of ``module.fail_json`` for an error of a Glance module's run."""
     if isinstance(exc, GlanceError):
         return dict(exc.details, msg=exc.msg)

@@ -6,7 +6,8 @@ PRIVATE to the collection: no compatibility promise outside it.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Optional
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.metadata import (
     Image,
@@ -15,9 +16,9 @@ from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.metadat
 )
 
 
-def find_images(client: Any, name: Optional[str] = None, tags: Optional[Iterable[str]] = None,
-                properties: Optional[Mapping[str, Any]] = None, visibility: Optional[str] = "all",
-                status: Optional[str] = None, image_id: Optional[str] = None) -> list[Image]:
+def find_images(client: Any, name: str | None = None, tags: Iterable[str] | None = None,
+                properties: Mapping[str, Any] | None = None, visibility: str | None = "all",
+                status: str | None = None, image_id: str | None = None) -> list[Image]:
     """Matching images as the modules return them, newest first."""
     if image_id:
         image = client.get_image(image_id)

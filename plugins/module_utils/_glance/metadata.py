@@ -6,9 +6,10 @@ PRIVATE to the collection: no compatibility promise outside it.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-Image = Dict[str, Any]
+Image = dict[str, Any]
 
 # Attributes Glance owns or that are not free-form properties.
 CORE_ATTRIBUTES = frozenset([
@@ -44,7 +45,7 @@ HARDWARE_DEFAULTS = {
 }
 
 
-def family_tag(family: Optional[str]) -> Optional[str]:
+def family_tag(family: str | None) -> str | None:
     return FAMILY_TAG_PREFIX + family if family else None
 
 
@@ -55,10 +56,10 @@ def property_value(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def default_properties(os_distro: Optional[str] = None, os_version: Optional[str] = None, arch: Optional[str] = None,
-                       datastore: Optional[str] = None, datastore_version: Optional[str] = None,
-                       fingerprint: Optional[str] = None, hardware: bool = True,
-                       qemu_guest_agent: Optional[bool] = None) -> dict[str, str]:
+def default_properties(os_distro: str | None = None, os_version: str | None = None, arch: str | None = None,
+                       datastore: str | None = None, datastore_version: str | None = None,
+                       fingerprint: str | None = None, hardware: bool = True,
+                       qemu_guest_agent: bool | None = None) -> dict[str, str]:
     """Properties a Trove guest image should carry; ``None`` inputs are left out."""
     props = dict(HARDWARE_DEFAULTS) if hardware else {}
     if qemu_guest_agent is not None:
@@ -98,8 +99,8 @@ def normalize_image(raw: Image) -> Image:
     return result
 
 
-def desired_attributes(name: Optional[str] = None, visibility: Optional[str] = None, protected: Optional[bool] = None,
-                       min_disk: Optional[int] = None, min_ram: Optional[int] = None) -> dict[str, Any]:
+def desired_attributes(name: str | None = None, visibility: str | None = None, protected: bool | None = None,
+                       min_disk: int | None = None, min_ram: int | None = None) -> dict[str, Any]:
     attrs = dict(name=name, visibility=visibility, protected=protected, min_disk=min_disk, min_ram=min_ram)
     return {k: v for k, v in attrs.items() if v is not None}
 
@@ -135,7 +136,7 @@ def apply_patch(image: Image, ops: Iterable[dict[str, Any]]) -> Image:
     return result
 
 
-def diff_view(image: Optional[Image]) -> Image:
+def diff_view(image: Image | None) -> Image:
     """A stable, secret-free view of an image's metadata for Ansible's diff output."""
     if not image:
         return {}
@@ -145,8 +146,8 @@ def diff_view(image: Optional[Image]) -> Image:
     return view
 
 
-def select_for_rotation(images: Iterable[Image], keep: Optional[int], current_id: Optional[str] = None,
-                        referenced_ids: Iterable[str] = (), owner: Optional[str] = None,
+def select_for_rotation(images: Iterable[Image], keep: int | None, current_id: str | None = None,
+                        referenced_ids: Iterable[str] = (), owner: str | None = None,
                         ) -> tuple[list[Image], list[tuple[Image, str]]]:
     """Which images of one family to delete so that the ``keep`` newest remain.
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Callable, Iterable, Optional, Tuple
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
+from ansible_collections.dbaas.guest_images.plugins.module_utils._common.hashing import file_digest
 from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.data import (
     HashCache,
     HashingReader,
@@ -35,24 +37,24 @@ from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.metadat
     select_for_rotation,
 )
 from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.request import GlanceImageRequest
-from ansible_collections.dbaas.guest_images.plugins.module_utils._common.hashing import file_digest
 from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.errors import (
     describe_error,
     is_transient,
     retry,
 )
 
-# Image ids, and the tag sets whose newest active image is in use (Trove's ``ImagesInUse`` fits).
-ImagesToSpare = Tuple[Iterable[str], Iterable[Iterable[str]]]
-SpareLookup = Callable[[], Optional[ImagesToSpare]]
+if TYPE_CHECKING:
+    # Image ids, and the tag sets whose newest active image is in use (Trove's ``ImagesInUse`` fits).
+    ImagesToSpare = tuple[Iterable[str], Iterable[Iterable[str]]]
+    SpareLookup = Callable[[], ImagesToSpare | None]
 
 
 class Publisher:
     """``state=present`` and ``state=absent`` of glance_image; ``run_*`` return the result dict."""
 
     def __init__(self, client: Any, request: GlanceImageRequest, check_mode: bool = False,
-                 hash_cache: Optional[HashCache] = None, warn: Optional[Callable[[str], Any]] = None,
-                 in_use: Optional[SpareLookup] = None) -> None:
+                 hash_cache: HashCache | None = None, warn: Callable[[str], Any] | None = None,
+                 in_use: SpareLookup | None = None) -> None:
         self.client = client
         self.request = request
         self.check_mode = check_mode
@@ -129,7 +131,7 @@ class Publisher:
                 seen[image["id"]] = image
         return list(seen.values())
 
-    def find_same_data(self, images: Iterable[Image], path: str, size: int) -> Optional[Image]:
+    def find_same_data(self, images: Iterable[Image], path: str, size: int) -> Image | None:
         r = self.request
         same = [i for i in images if i.get("status") == "active" and i.get("size") == size
                 and i.get("disk_format") == r.disk_format and i.get("container_format") == r.container_format
@@ -266,7 +268,7 @@ class Publisher:
                 delay = min(delay * 2, 10.0)
 
     # ---- rotation --------------------------------------------------------------------------
-    def rotate(self, current_id: Optional[str], extra: Iterable[Image] = ()
+    def rotate(self, current_id: str | None, extra: Iterable[Image] = ()
                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         r = self.request
         tag = family_tag(r.family)

@@ -11,7 +11,8 @@ the Glance code takes the request's typed fields.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping, Optional, Tuple
+from collections.abc import Mapping
+from typing import Any
 
 from ansible_collections.dbaas.guest_images.plugins.module_utils._common.files import FileProblem, check_readable_file
 from ansible_collections.dbaas.guest_images.plugins.module_utils._common.hashing import SUPPORTED_ALGORITHMS
@@ -77,30 +78,30 @@ class GlanceImageRequest:
 
     cloud: CloudOptions
     state: str
-    name: Optional[str]
-    image_id: Optional[str]
-    filename: Optional[str]
+    name: str | None
+    image_id: str | None
+    filename: str | None
     disk_format: str
     container_format: str
-    visibility: Optional[str]
-    protected: Optional[bool]
-    min_disk: Optional[int]
-    min_ram: Optional[int]
-    tags: Tuple[str, ...]
+    visibility: str | None
+    protected: bool | None
+    min_disk: int | None
+    min_ram: int | None
+    tags: tuple[str, ...]
     properties: dict[str, Any]
-    family: Optional[str]
-    os_distro: Optional[str]
-    os_version: Optional[str]
-    architecture: Optional[str]
-    trove_datastore: Optional[str]
-    trove_datastore_version: Optional[str]
-    build_fingerprint: Optional[str]
+    family: str | None
+    os_distro: str | None
+    os_version: str | None
+    architecture: str | None
+    trove_datastore: str | None
+    trove_datastore_version: str | None
+    build_fingerprint: str | None
     hardware_defaults: bool
-    checksum: Optional[Tuple[str, str]]
+    checksum: tuple[str, str] | None
     hash_algorithm: str
     hash_cache: bool
-    keep: Optional[int]
-    referenced_image_ids: Tuple[str, ...]
+    keep: int | None
+    referenced_image_ids: tuple[str, ...]
     check_trove: bool
     retries: int
     wait: bool
@@ -187,13 +188,13 @@ class GlanceImageInfoRequest:
     """One glance_image_info task: which images to list (``tags`` include the family's tag)."""
 
     cloud: CloudOptions
-    image_id: Optional[str]
-    name: Optional[str]
-    tags: Tuple[str, ...]
+    image_id: str | None
+    name: str | None
+    tags: tuple[str, ...]
     properties: dict[str, Any]
-    status: Optional[str]
+    status: str | None
     visibility: str
-    query: Optional[str]
+    query: str | None
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> GlanceImageInfoRequest:

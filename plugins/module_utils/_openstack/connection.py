@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from typing import Any, Iterator, Mapping, Optional, Union
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from ansible.module_utils.basic import missing_required_lib
 
@@ -27,7 +28,7 @@ try:
     import openstack
 
     HAS_OPENSTACKSDK = True
-    OPENSTACKSDK_IMPORT_ERROR: Optional[ImportError] = None
+    OPENSTACKSDK_IMPORT_ERROR: ImportError | None = None
 except ImportError as import_error:  # pragma: no cover - depends on the host
     openstack = None  # type: ignore[assignment]
     HAS_OPENSTACKSDK = False
@@ -69,16 +70,16 @@ class OpenStackError(Exception):
 class CloudOptions:
     """The connection options of one task, read once from the module's params."""
 
-    cloud: Union[str, dict[str, Any], None] = None
-    auth: Optional[dict[str, Any]] = None
-    auth_type: Optional[str] = None
-    region_name: Optional[str] = None
-    interface: Optional[str] = None
-    validate_certs: Optional[bool] = None
-    ca_cert: Optional[str] = None
-    client_cert: Optional[str] = None
-    client_key: Optional[str] = None
-    api_timeout: Optional[int] = None
+    cloud: str | dict[str, Any] | None = None
+    auth: dict[str, Any] | None = None
+    auth_type: str | None = None
+    region_name: str | None = None
+    interface: str | None = None
+    validate_certs: bool | None = None
+    ca_cert: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    api_timeout: int | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> CloudOptions:
@@ -90,7 +91,7 @@ class CloudOptions:
         return cls(**{field.name: params.get(field.name) for field in dataclasses.fields(cls)})
 
 
-def _options(params: Union[CloudOptions, Mapping[str, Any]]) -> CloudOptions:
+def _options(params: CloudOptions | Mapping[str, Any]) -> CloudOptions:
     return params if isinstance(params, CloudOptions) else CloudOptions.from_params(params)
 
 
@@ -101,7 +102,7 @@ def openstack_argument_spec(**extra: dict[str, Any]) -> dict[str, dict[str, Any]
     return spec
 
 
-def connection_kwargs(params: Union[CloudOptions, Mapping[str, Any]]) -> dict[str, Any]:
+def connection_kwargs(params: CloudOptions | Mapping[str, Any]) -> dict[str, Any]:
     """Keyword arguments for ``openstack.connect`` (no secrets are logged)."""
     options = _options(params)
     kwargs: dict[str, Any] = {}
@@ -153,14 +154,14 @@ def protect_secrets(module: Any) -> None:
     module.no_log_values.update(secret_values(module.params.get("cloud")))
 
 
-def _auth_url(conn: Any) -> Optional[str]:
+def _auth_url(conn: Any) -> str | None:
     try:
         return conn.config.config["auth"].get("auth_url")
     except Exception:  # pragma: no cover - best effort for a message only
         return None
 
 
-def connect(params: Union[CloudOptions, Mapping[str, Any]]) -> Any:
+def connect(params: CloudOptions | Mapping[str, Any]) -> Any:
     """Return an authenticated Connection; raise ``OpenStackError`` with a plain message."""
     if not HAS_OPENSTACKSDK:
         raise OpenStackError("The openstacksdk Python library is required on the host that runs this task.")
@@ -178,7 +179,7 @@ def connect(params: Union[CloudOptions, Mapping[str, Any]]) -> Any:
     return conn
 
 
-def openstack_connect(module: Any, options: Optional[CloudOptions] = None) -> Any:
+def openstack_connect(module: Any, options: CloudOptions | None = None) -> Any:
     """``connect(options or module.params)`` or ``module.fail_json`` with the reason."""
     protect_secrets(module)
     if not HAS_OPENSTACKSDK:
@@ -189,7 +190,7 @@ def openstack_connect(module: Any, options: Optional[CloudOptions] = None) -> An
         module.fail_json(msg=exc.msg, **exc.details)
 
 
-def has_service(conn: Any, service_type: str, params: Union[CloudOptions, Mapping[str, Any], None] = None) -> bool:
+def has_service(conn: Any, service_type: str, params: CloudOptions | Mapping[str, Any] | None = None) -> bool:
     """Whether the catalog of ``conn`` has an endpoint for ``service_type`` (e.g. ``database``)."""
     options = _options(params or {})
     where: dict[str, Any] = {}

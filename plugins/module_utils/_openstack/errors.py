@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import random
 import time
-from typing import Any, Callable, Mapping, Optional, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 try:
     import keystoneauth1.exceptions as ksa_exc
@@ -131,7 +132,7 @@ def backoff_delays(attempts: int, base: float = 1.0, factor: float = 2.0, maximu
 
 def retry(func: Callable[[], T], attempts: int = 4, base_delay: float = 1.0, max_delay: float = 30.0,
           transient: Callable[[BaseException], bool] = is_transient, sleep: Callable[[float], Any] = time.sleep,
-          on_retry: Optional[Callable[[BaseException, int, float], Any]] = None) -> T:
+          on_retry: Callable[[BaseException, int, float], Any] | None = None) -> T:
     """Call ``func()``; on a transient error try again, at most ``attempts`` times in all.
 
     ``on_retry(exc, attempt, delay)`` is called before each sleep (for logging or cleanup).

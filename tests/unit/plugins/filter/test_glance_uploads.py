@@ -64,7 +64,8 @@ def test_overrides_win_and_empty_options_are_left_out():
 
 def test_formats_and_failed_rows():
     failed = dict(ROW, name="bad", status="failed")
-    uploads = flt.glance_uploads([ROW, failed, {"name": "none"}], [PLAIN_SPEC], dict(SETTINGS, formats=["qcow2", "raw"]))
+    settings = dict(SETTINGS, formats=["qcow2", "raw"])
+    uploads = flt.glance_uploads([ROW, failed, {"name": "none"}], [PLAIN_SPEC], settings)
     assert [(u["name"], u["disk_format"]) for u in uploads] == [("img", "qcow2"), ("img-raw", "raw")]
     assert "checksum" not in uploads[1] and uploads[1]["family"] == "img-raw"
     assert [u["name"] for u in flt.glance_uploads([ROW], [], {})] == ["img"]
