@@ -194,7 +194,11 @@ attributes:
   check_mode:
     support: full
   diff_mode:
-    support: full
+    support: partial
+    details:
+      - In check mode, the predicted C(after) of an image still to be
+        uploaded shows attributes Glance fills in itself (O(visibility),
+        O(min_disk), O(min_ram)) as null when they are not given.
   idempotent:
     support: full
 """
@@ -277,8 +281,6 @@ spared:
 
 import signal  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-
 from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.client import GlanceClient  # noqa: E402
 from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.data import HashCache  # noqa: E402
 from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.errors import failure  # noqa: E402
@@ -291,8 +293,8 @@ from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.request
 )
 from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.connection import (  # noqa: E402
     OpenStackError,
+    OpenStackModule,
     openstack_connect,
-    protect_secrets,
 )
 from ansible_collections.dbaas.guest_images.plugins.module_utils._trove.references import images_in_use  # noqa: E402
 
@@ -303,8 +305,7 @@ def _terminate(signum, frame):
 
 
 def main():
-    module = AnsibleModule(argument_spec=glance_image_argument_spec(), **GLANCE_IMAGE_MODULE_KWARGS)
-    protect_secrets(module)
+    module = OpenStackModule(argument_spec=glance_image_argument_spec(), **GLANCE_IMAGE_MODULE_KWARGS)
     try:
         request = GlanceImageRequest.from_params(module.params)
     except (RequestError, OpenStackError) as exc:

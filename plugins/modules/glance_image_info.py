@@ -106,7 +106,7 @@ query_result:
   sample: 1b6e7ee2-0d6a-4a4b-9d7e-3a1f0c2f4b11
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+from ansible.module_utils.basic import missing_required_lib  # noqa: E402
 
 from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.client import GlanceClient  # noqa: E402
 from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.errors import failure  # noqa: E402
@@ -117,8 +117,8 @@ from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.request
 )
 from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.connection import (  # noqa: E402
     OpenStackError,
+    OpenStackModule,
     openstack_connect,
-    protect_secrets,
 )
 
 try:
@@ -132,8 +132,7 @@ except ImportError as import_error:
 
 
 def main():
-    module = AnsibleModule(argument_spec=glance_image_info_argument_spec(), supports_check_mode=True)
-    protect_secrets(module)
+    module = OpenStackModule(argument_spec=glance_image_info_argument_spec(), supports_check_mode=True)
     try:
         request = GlanceImageInfoRequest.from_params(module.params)
     except OpenStackError as exc:

@@ -6,6 +6,7 @@ PRIVATE to the collection: no compatibility promise outside it.
 - ``openstack_argument_spec(**extra)``: the connection options (documented by the
   ``dbaas.guest_images.openstack`` doc fragment) merged with a module's own.
 - ``CloudOptions.from_params(params)``: those options read once, typed.
+- ``OpenStackModule``: an ``AnsibleModule`` that masks those secrets before validating.
 - ``openstack_connect(module)``: an authenticated ``openstack.connection.Connection``,
   or ``module.fail_json`` with a plain-words message, never a traceback; secrets inside
   a ``cloud`` dictionary are masked in the module's output first (``protect_secrets``).
@@ -20,7 +21,7 @@ import dataclasses
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ansible.module_utils.basic import missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.errors import describe_error
 
@@ -152,6 +153,18 @@ def protect_secrets(module: Any) -> None:
     ``invocation`` shown at -vvv included) on success and on failure.
     """
     module.no_log_values.update(secret_values(module.params.get("cloud")))
+
+
+class OpenStackModule(AnsibleModule):  # type: ignore[misc]
+    """An AnsibleModule that masks the secrets of a ``cloud`` dictionary from the very start.
+
+    The params are read before Ansible validates them, so even a failed validation
+    (an unknown option, a bad choice) returns and logs no password given in ``cloud``.
+    """
+
+    def _load_params(self) -> None:
+        super()._load_params()
+        protect_secrets(self)
 
 
 def _auth_url(conn: Any) -> str | None:

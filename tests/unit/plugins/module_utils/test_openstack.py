@@ -164,3 +164,13 @@ def test_cloud_options_read_once():
     options = osc.CloudOptions.from_params(dict.fromkeys(osc.OPENSTACK_ARGUMENT_SPEC, None) | {"cloud": "c"})
     assert options.cloud == "c" and options.interface is None
     assert osc.connection_kwargs(options) == {"cloud": "c"}
+
+
+def test_openstack_module_masks_cloud_secrets_even_when_validation_fails(capsys):
+    testing = pytest.importorskip("ansible.module_utils.testing")
+    cloud = {"auth": {"auth_url": "http://k/v3", "username": "admin", "password": "s3cret-pw"}}
+    with testing.patch_module_args({"cloud": cloud, "no_such_option": 1}), pytest.raises(SystemExit):
+        osc.OpenStackModule(argument_spec=osc.openstack_argument_spec())
+    out = capsys.readouterr().out
+    assert "Unsupported parameters" in out
+    assert "s3cret-pw" not in out and "http://k/v3" in out
