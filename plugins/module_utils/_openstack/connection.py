@@ -155,7 +155,7 @@ def protect_secrets(module: Any) -> None:
     module.no_log_values.update(secret_values(module.params.get("cloud")))
 
 
-class OpenStackModule(AnsibleModule):  # type: ignore[misc]
+class OpenStackModule(AnsibleModule):
     """An AnsibleModule that masks the secrets of a ``cloud`` dictionary from the very start.
 
     The params are read before Ansible validates them, so even a failed validation
