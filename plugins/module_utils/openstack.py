@@ -6,7 +6,7 @@ PRIVATE to the collection: no compatibility promise outside it.
 
 from __future__ import annotations
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.connection import (  # noqa: F401
+from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.connection import (
     HAS_OPENSTACKSDK,
     OPENSTACK_ARGUMENT_SPEC,
     OpenStackError,
@@ -16,9 +16,24 @@ from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.conn
     openstack_argument_spec,
     openstack_connect,
 )
-from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.errors import (  # noqa: F401
+from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.errors import (
     TRANSIENT_HTTP_STATUS,
     describe_error,
     is_transient,
     retry,
 )
+
+__all__ = [
+    "HAS_OPENSTACKSDK",
+    "OPENSTACK_ARGUMENT_SPEC",
+    "TRANSIENT_HTTP_STATUS",
+    "OpenStackError",
+    "connect",
+    "connection_kwargs",
+    "describe_error",
+    "has_service",
+    "is_transient",
+    "openstack_argument_spec",
+    "openstack_connect",
+    "retry",
+]

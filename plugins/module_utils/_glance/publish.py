@@ -46,7 +46,7 @@ from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.erro
 if TYPE_CHECKING:
     # Image ids, and the tag sets whose newest active image is in use (Trove's ``ImagesInUse`` fits).
     ImagesToSpare = tuple[Iterable[str], Iterable[Iterable[str]]]
-    SpareLookup = Callable[[], ImagesToSpare | None]
+    SpareLookup = Callable[[], "ImagesToSpare | None"]
 
 
 class Publisher:

@@ -239,7 +239,7 @@ def test_rotation_with_family(image_file, tmp_path):
         ids.append(Publisher(glance, params(path, family="fam", protected=(n == 0)))
                    .run_present()["image"]["id"])
     result = Publisher(glance, params(image_file, family="fam", keep=2),
-                          in_use=lambda: ({ids[1]}, [])).run_present()
+                       in_use=lambda: ({ids[1]}, [])).run_present()
     assert [d["id"] for d in result["deleted"]] == [ids[2]]
     assert {s["id"]: s["reason"] for s in result["spared"]} == {
         ids[0]: "protected", ids[1]: "referenced by a Trove datastore version"}
@@ -257,7 +257,7 @@ def test_rotation_deletes_nothing_when_trove_cannot_be_asked(image_file, tmp_pat
 
     warnings = []
     result = Publisher(glance, params(image_file, family="fam", keep=1), in_use=broken,
-                          warn=warnings.append).run_present()
+                       warn=warnings.append).run_present()
     assert result["deleted"] == [] and len(glance.images) == 4
     assert warnings and "no image was deleted" in warnings[0]
 
