@@ -3,7 +3,7 @@
 
 
 class ModuleDocFragment:
-    # Kept in step with OPENSTACK_ARGUMENT_SPEC in plugins/module_utils/openstack.py
+    # Kept in step with OPENSTACK_ARGUMENT_SPEC in plugins/module_utils/_openstack/connection.py
     # (a unit test compares the two). Names and meanings follow openstack.cloud so that
     # playbooks and module_defaults written for it work here too.
     DOCUMENTATION = r"""
@@ -14,6 +14,8 @@ options:
         C(~/.config/openstack/) and C(/etc/openstack/), or the file named by
         E(OS_CLIENT_CONFIG_FILE)), or a dictionary holding a complete cloud
         configuration.
+      - Passwords, tokens and secrets inside such a dictionary are masked in
+        the task's output, as the values of O(auth) are.
       - When neither O(cloud) nor O(auth) is given, the E(OS_*) environment
         variables are used, as the C(openstack) command line client does.
     type: raw

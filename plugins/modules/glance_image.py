@@ -26,6 +26,8 @@ description:
 author:
   - dbaas.guest_images developers (@dbaas)
 extends_documentation_fragment:
+  - dbaas.guest_images._attributes
+  - dbaas.guest_images._attributes.actiongroup_openstack
   - dbaas.guest_images.openstack
 options:
   state:
@@ -190,10 +192,14 @@ notes:
   - Secrets of the connection are never returned or logged.
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: partial
+    details:
+      - In check mode, the predicted C(after) of an image still to be
+        uploaded shows attributes Glance fills in itself (O(visibility),
+        O(min_disk), O(min_ram)) as null when they are not given.
+  idempotent:
     support: full
 """
 
@@ -273,29 +279,24 @@ spared:
   sample: [{id: 9c1d..., name: trove-guest-debian-12-mysql-8.0, reason: protected}]
 """
 
-import os  # noqa: E402
 import signal  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-
-from ansible_collections.dbaas.guest_images.plugins.module_utils.glance_data import (  # noqa: E402
-    SUPPORTED_ALGORITHMS,
-    ChecksumError,
-    HashCache,
-    parse_checksum,
+from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.client import GlanceClient  # noqa: E402
+from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.data import HashCache  # noqa: E402
+from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.errors import failure  # noqa: E402
+from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.publish import Publisher  # noqa: E402
+from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.request import (  # noqa: E402
+    GLANCE_IMAGE_MODULE_KWARGS,
+    GlanceImageRequest,
+    RequestError,
+    glance_image_argument_spec,
 )
-from ansible_collections.dbaas.guest_images.plugins.module_utils.glance_image import (  # noqa: E402
-    GlanceClient,
-    GlanceError,
-    HttpStatusError,
-    Publisher,
-    explain,
-    trove_references,
-)
-from ansible_collections.dbaas.guest_images.plugins.module_utils.openstack import (  # noqa: E402
-    openstack_argument_spec,
+from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.connection import (  # noqa: E402
+    OpenStackError,
+    OpenStackModule,
     openstack_connect,
 )
+from ansible_collections.dbaas.guest_images.plugins.module_utils._trove.references import images_in_use  # noqa: E402
 
 
 def _terminate(signum, frame):
@@ -304,89 +305,22 @@ def _terminate(signum, frame):
 
 
 def main():
-    argument_spec = openstack_argument_spec(
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-        name=dict(type="str"),
-        id=dict(type="str"),
-        filename=dict(type="path"),
-        disk_format=dict(type="str", default="qcow2",
-                         choices=["ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop"]),
-        container_format=dict(type="str", default="bare",
-                              choices=["ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"]),
-        visibility=dict(type="str", choices=["public", "private", "shared", "community"]),
-        protected=dict(type="bool"),
-        min_disk=dict(type="int"),
-        min_ram=dict(type="int"),
-        tags=dict(type="list", elements="str", default=[]),
-        properties=dict(type="dict", default={}),
-        family=dict(type="str"),
-        os_distro=dict(type="str"),
-        os_version=dict(type="str"),
-        architecture=dict(type="str"),
-        trove_datastore=dict(type="str"),
-        trove_datastore_version=dict(type="str"),
-        build_fingerprint=dict(type="str"),
-        hardware_defaults=dict(type="bool", default=True),
-        checksum=dict(type="str"),
-        hash_algorithm=dict(type="str", default="sha512", choices=list(SUPPORTED_ALGORITHMS)),
-        hash_cache=dict(type="bool", default=True),
-        keep=dict(type="int"),
-        referenced_image_ids=dict(type="list", elements="str", default=[]),
-        check_trove=dict(type="bool", default=True),
-        retries=dict(type="int", default=3),
-    )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        supports_check_mode=True,
-        required_if=[("state", "present", ["name", "filename"]), ("state", "absent", ["name", "id"], True)],
-    )
-    p = module.params
-    if p["state"] == "present":
-        if p["id"]:
-            module.fail_json(msg="Option 'id' is only for state=absent; use 'name' to publish.")
-        path = p["filename"]
-        if not os.path.exists(path):
-            module.fail_json(msg=f"Option 'filename': {path} does not exist on this host.")
-        if not os.path.isfile(path):
-            module.fail_json(msg=f"Option 'filename': {path} is not a regular file.")
-        if not os.access(path, os.R_OK):
-            module.fail_json(msg=f"Option 'filename': {path} is not readable.")
-        if os.path.getsize(path) == 0:
-            module.fail_json(msg=f"Option 'filename': {path} is empty; nothing to publish.")
-        try:
-            parse_checksum(p["checksum"], p["hash_algorithm"])
-        except ChecksumError as exc:
-            module.fail_json(msg=str(exc))
-        for option in ("keep", "min_disk", "min_ram", "retries"):
-            if p[option] is not None and p[option] < 0:
-                module.fail_json(msg=f"Option '{option}' must not be negative.")
-        if p["keep"] == 0:
-            module.fail_json(msg="Option 'keep' must be at least 1 (the published image is always kept).")
-        if p["family"] is not None and not p["family"].strip():
-            module.fail_json(msg="Option 'family' must not be empty.")
-
-    conn = openstack_connect(module)
-    client = GlanceClient(conn, attempts=p["retries"] + 1, warn=module.warn, timeout=p["api_timeout"])
-    publisher = Publisher(client, p, check_mode=module.check_mode,
-                          hash_cache=HashCache() if p["hash_cache"] else None, warn=module.warn,
-                          references=lambda: trove_references(conn, p))
+    module = OpenStackModule(argument_spec=glance_image_argument_spec(), **GLANCE_IMAGE_MODULE_KWARGS)
+    try:
+        request = GlanceImageRequest.from_params(module.params)
+    except (RequestError, OpenStackError) as exc:
+        module.fail_json(msg=str(exc))
+    conn = openstack_connect(module, request.cloud)
+    cloud = request.cloud
+    publisher = Publisher(
+        GlanceClient(conn, attempts=request.retries + 1, warn=module.warn, timeout=cloud.api_timeout), request,
+        check_mode=module.check_mode, hash_cache=HashCache() if request.hash_cache else None, warn=module.warn,
+        in_use=(lambda: images_in_use(conn, cloud.interface, cloud.region_name)) if request.check_trove else None)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        result = publisher.run_present() if p["state"] == "present" else publisher.run_absent()
-    except GlanceError as exc:
-        module.fail_json(msg=exc.msg, **exc.details)
-    except HttpStatusError as exc:
-        if exc.status_code == 415:
-            # Glance's text starts with the generic webob sentence; its own reason follows.
-            reason = exc.detail.split("by this server.")[-1].strip().rstrip(".") or exc.detail
-            module.fail_json(msg="Glance refused the data of {} as disk_format '{}' (HTTP 415): {}. Check the file's "
-                                 "real format with 'qemu-img info {}' and set 'disk_format' to it; nothing was "
-                                 "left in Glance.".format(p["filename"], p["disk_format"], reason, p["filename"]))
-        action = "publishing {}".format(p["filename"]) if p["state"] == "present" else "deleting images"
-        module.fail_json(msg=explain(exc, p, action=action))
+        result = publisher.run_present() if request.state == "present" else publisher.run_absent()
     except Exception as exc:
-        action = "publishing {}".format(p["filename"]) if p["state"] == "present" else "deleting images"
-        module.fail_json(msg=explain(exc, p, action=action))
+        module.fail_json(**failure(exc, request.action, cloud, request.filename, request.disk_format))
     finally:
         signal.signal(signal.SIGTERM, previous)
     if not module._diff:

@@ -12,6 +12,8 @@ description:
 author:
   - dbaas.guest_images developers (@dbaas)
 extends_documentation_fragment:
+  - dbaas.guest_images._attributes
+  - dbaas.guest_images._attributes.actiongroup_openstack
   - dbaas.guest_images.openstack
 options:
   id:
@@ -58,11 +60,11 @@ notes:
     O(query) is used.
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
+  idempotent:
+    support: full
 """
 
 EXAMPLES = r"""
@@ -104,16 +106,18 @@ query_result:
   sample: 1b6e7ee2-0d6a-4a4b-9d7e-3a1f0c2f4b11
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+from ansible.module_utils.basic import missing_required_lib  # noqa: E402
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils.glance_image import (  # noqa: E402
-    GlanceClient,
-    explain,
-    find_images,
+from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.client import GlanceClient  # noqa: E402
+from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.errors import failure  # noqa: E402
+from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.listing import find_images  # noqa: E402
+from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.request import (  # noqa: E402
+    GlanceImageInfoRequest,
+    glance_image_info_argument_spec,
 )
-from ansible_collections.dbaas.guest_images.plugins.module_utils.glance_metadata import family_tag  # noqa: E402
-from ansible_collections.dbaas.guest_images.plugins.module_utils.openstack import (  # noqa: E402
-    openstack_argument_spec,
+from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.connection import (  # noqa: E402
+    OpenStackError,
+    OpenStackModule,
     openstack_connect,
 )
 
@@ -128,37 +132,26 @@ except ImportError as import_error:
 
 
 def main():
-    argument_spec = openstack_argument_spec(
-        id=dict(type="str"),
-        name=dict(type="str"),
-        tags=dict(type="list", elements="str", default=[]),
-        family=dict(type="str"),
-        properties=dict(type="dict", default={}),
-        status=dict(type="str"),
-        visibility=dict(type="str", default="all", choices=["all", "public", "private", "shared", "community"]),
-        query=dict(type="str"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    p = module.params
+    module = OpenStackModule(argument_spec=glance_image_info_argument_spec(), supports_check_mode=True)
+    try:
+        request = GlanceImageInfoRequest.from_params(module.params)
+    except OpenStackError as exc:
+        module.fail_json(msg=str(exc))
     compiled = None
-    if p["query"] is not None:
+    if request.query is not None:
         if not HAS_JMESPATH:
             module.fail_json(msg=missing_required_lib("jmespath"), exception=str(JMESPATH_IMPORT_ERROR))
         try:
-            compiled = jmespath.compile(p["query"])
+            compiled = jmespath.compile(request.query)
         except jmespath.exceptions.JMESPathError as exc:
             module.fail_json(msg=f"Option 'query' is not a valid JMESPath expression: {exc}")
-    tags = list(p["tags"])
-    if p["family"]:
-        tags.append(family_tag(p["family"]))
-
-    conn = openstack_connect(module)
-    client = GlanceClient(conn, warn=module.warn, timeout=p["api_timeout"])
+    conn = openstack_connect(module, request.cloud)
+    client = GlanceClient(conn, warn=module.warn, timeout=request.cloud.api_timeout)
     try:
-        images = find_images(client, name=p["name"], tags=tags, properties=p["properties"],
-                             visibility=p["visibility"], status=p["status"], image_id=p["id"])
+        images = find_images(client, name=request.name, tags=request.tags, properties=request.properties,
+                             visibility=request.visibility, status=request.status, image_id=request.image_id)
     except Exception as exc:
-        module.fail_json(msg=explain(exc, p, action="listing images"))
+        module.fail_json(**failure(exc, "listing images", request.cloud))
     result = {"changed": False, "images": images}
     if compiled is not None:
         result["query_result"] = compiled.search(images)

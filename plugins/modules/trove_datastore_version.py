@@ -187,12 +187,14 @@ request:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils.openstack import (  # noqa: E402
+from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.connection import (  # noqa: E402
     OpenStackError,
-    describe_error,
     has_service,
     openstack_argument_spec,
     openstack_connect,
+)
+from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.errors import (  # noqa: E402
+    describe_error,
     retry,
 )
 from ansible_collections.dbaas.guest_images.plugins.module_utils.trove_datastore import (  # noqa: E402

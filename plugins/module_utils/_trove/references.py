@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils.openstack import has_service, retry
+from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.connection import has_service
+from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.errors import retry
 from ansible_collections.dbaas.guest_images.plugins.module_utils.trove_datastore import TroveAdmin
 
 

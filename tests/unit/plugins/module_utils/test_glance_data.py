@@ -7,12 +7,13 @@ import os
 
 import pytest
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils import glance_data as gd
+from ansible_collections.dbaas.guest_images.plugins.module_utils._common.hashing import file_digest
+from ansible_collections.dbaas.guest_images.plugins.module_utils._glance import data as gd
 
 
 def test_hashing_reader_hashes_what_is_read_in_any_block_size():
     data = os.urandom(3 * 1024 * 1024 + 17)
-    reader = gd.HashingReader(io.BytesIO(data), len(data))
+    reader = gd.HashingReader(io.BytesIO(data), len(data), "sha512")
     assert len(reader) == len(data)
     chunks = []
     sizes = [1, 100, 65536, 4096, 8192]
@@ -36,7 +37,7 @@ def test_hashing_reader_iterates_and_reports_progress():
 
 
 def test_hashing_reader_knows_an_incomplete_read():
-    reader = gd.HashingReader(io.BytesIO(b"abc"), 10)
+    reader = gd.HashingReader(io.BytesIO(b"abc"), 10, "sha512")
     reader.read(-1)
     reader.read(5)
     assert not reader.complete and reader.bytes_read == 3
@@ -48,7 +49,7 @@ def test_hashing_reader_memory_is_flat():
             buf[:] = b"\0" * len(buf)
             return len(buf)
 
-    reader = gd.HashingReader(Endless(), 1 << 40)
+    reader = gd.HashingReader(Endless(), 1 << 40, "sha512")
     for _block in range(64):
         assert len(reader.read(1 << 20)) == 1 << 20
     assert reader.bytes_read == 64 << 20
@@ -56,24 +57,24 @@ def test_hashing_reader_memory_is_flat():
 
 def test_parse_checksum_forms():
     digest = hashlib.sha512(b"a").hexdigest()
-    assert gd.parse_checksum("sha512:" + digest) == ("sha512", digest)
-    assert gd.parse_checksum(digest.upper()) == ("sha512", digest)
+    assert gd.parse_checksum("sha512:" + digest, "sha512") == ("sha512", digest)
+    assert gd.parse_checksum(digest.upper(), "sha512") == ("sha512", digest)
     short = hashlib.sha256(b"a").hexdigest()
-    assert gd.parse_checksum("SHA256:" + short) == ("sha256", short)
+    assert gd.parse_checksum("SHA256:" + short, "sha512") == ("sha256", short)
     assert gd.parse_checksum(short, default_algorithm="sha256") == ("sha256", short)
-    assert gd.parse_checksum(None) is None
+    assert gd.parse_checksum(None, "sha512") is None
 
 
 @pytest.mark.parametrize("bad", ["sha512:abc", "zzz", "sha256:" + "g" * 64, "crc32:1234"])
 def test_parse_checksum_refuses(bad):
     with pytest.raises(gd.ChecksumError):
-        gd.parse_checksum(bad)
+        gd.parse_checksum(bad, "sha512")
 
 
 def test_hash_file(tmp_path):
     path = tmp_path / "f"
     path.write_bytes(b"hello" * 100000)
-    assert gd.hash_file(str(path), "sha512", block=1000) == hashlib.sha512(b"hello" * 100000).hexdigest()
+    assert file_digest(str(path), "sha512", block=1000) == hashlib.sha512(b"hello" * 100000).hexdigest()
 
 
 def test_hash_cache_valid_until_the_file_changes(tmp_path):

@@ -6,7 +6,13 @@ import itertools
 
 import pytest
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils import glance_image as gi
+from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.errors import GlanceError, HttpStatusError
+from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.listing import find_images
+from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.publish import Publisher
+from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.request import (
+    GlanceImageRequest,
+    glance_image_argument_spec,
+)
 
 
 class FakeGlance:
@@ -81,12 +87,11 @@ class Reset(ConnectionResetError):
 
 
 def params(path, **extra):
-    base = dict(name="img", filename=str(path), disk_format="qcow2", container_format="bare", tags=[],
-                properties={}, family=None, keep=None, retries=2, hash_algorithm="sha512", checksum=None,
-                referenced_image_ids=[], check_trove=True, wait=True, timeout=30, hardware_defaults=True,
-                protected=None, visibility=None, min_disk=None, min_ram=None)
+    """A request as the module builds it: the argument spec's defaults, then the test's values."""
+    base = {name: option.get("default") for name, option in glance_image_argument_spec().items()}
+    base.update(name="img", filename=str(path), retries=2, timeout=30)
     base.update(extra)
-    return base
+    return GlanceImageRequest.from_params(base)
 
 
 @pytest.fixture
@@ -113,8 +118,9 @@ class CountingOpen:
 
 def test_first_publish_uploads_once_and_reads_once(image_file, monkeypatch):
     glance = FakeGlance()
+    request = params(image_file, os_distro="debian")
     opened = CountingOpen(monkeypatch, image_file)
-    result = gi.Publisher(glance, params(image_file, os_distro="debian")).run_present()
+    result = Publisher(glance, request).run_present()
     assert result["changed"] and result["uploaded"]
     assert opened.count == 1
     assert glance.bytes_received == image_file.stat().st_size
@@ -125,9 +131,10 @@ def test_first_publish_uploads_once_and_reads_once(image_file, monkeypatch):
 
 def test_rerun_hashes_once_and_does_not_upload(image_file, monkeypatch):
     glance = FakeGlance()
-    gi.Publisher(glance, params(image_file)).run_present()
+    Publisher(glance, params(image_file)).run_present()
+    request = params(image_file)
     opened = CountingOpen(monkeypatch, image_file)
-    result = gi.Publisher(glance, params(image_file)).run_present()
+    result = Publisher(glance, request).run_present()
     assert not result["changed"] and not result["uploaded"]
     assert glance.count("upload") == 1 and opened.count == 1
     assert result["hash"]["source"] == "computed"
@@ -135,18 +142,19 @@ def test_rerun_hashes_once_and_does_not_upload(image_file, monkeypatch):
 
 def test_checksum_option_spares_the_hashing_pass(image_file, monkeypatch):
     glance = FakeGlance()
-    gi.Publisher(glance, params(image_file)).run_present()
+    Publisher(glance, params(image_file)).run_present()
     digest = hashlib.sha512(image_file.read_bytes()).hexdigest()
+    request = params(image_file, checksum="sha512:" + digest)
     opened = CountingOpen(monkeypatch, image_file)
-    result = gi.Publisher(glance, params(image_file, checksum="sha512:" + digest)).run_present()
+    result = Publisher(glance, request).run_present()
     assert not result["changed"] and opened.count == 0
     assert result["hash"]["source"] == "checksum"
 
 
 def test_metadata_only_update(image_file):
     glance = FakeGlance()
-    first = gi.Publisher(glance, params(image_file, os_version="11")).run_present()
-    result = gi.Publisher(glance, params(image_file, os_version="12", tags=["t"])).run_present()
+    first = Publisher(glance, params(image_file, os_version="11")).run_present()
+    result = Publisher(glance, params(image_file, os_version="12", tags=["t"])).run_present()
     assert result["changed"] and not result["uploaded"]
     assert sorted(result["updated"]) == ["os_version", "tags"]
     assert result["image"]["id"] == first["image"]["id"]
@@ -155,7 +163,7 @@ def test_metadata_only_update(image_file):
 
 def test_check_mode_changes_nothing(image_file):
     glance = FakeGlance()
-    result = gi.Publisher(glance, params(image_file), check_mode=True).run_present()
+    result = Publisher(glance, params(image_file), check_mode=True).run_present()
     assert result["changed"] and not result["uploaded"]
     assert glance.images == {} and glance.count("create") == 0
 
@@ -163,7 +171,7 @@ def test_check_mode_changes_nothing(image_file):
 def test_transient_failure_retried_with_fresh_record_and_no_orphan(image_file):
     glance = FakeGlance(fail_uploads=[Reset("reset")])
     warnings = []
-    result = gi.Publisher(glance, params(image_file), warn=warnings.append).run_present()
+    result = Publisher(glance, params(image_file), warn=warnings.append).run_present()
     assert result["uploaded"]
     assert glance.count("create") == 2 and glance.count("delete") == 1
     assert list(glance.images) == [result["image"]["id"]]
@@ -173,35 +181,35 @@ def test_transient_failure_retried_with_fresh_record_and_no_orphan(image_file):
 def test_transient_failures_exhausted_leave_nothing(image_file):
     glance = FakeGlance(fail_uploads=[Reset("reset")] * 5)
     with pytest.raises(ConnectionResetError):
-        gi.Publisher(glance, params(image_file, retries=2)).run_present()
+        Publisher(glance, params(image_file, retries=2)).run_present()
     assert glance.count("create") == 3 and glance.images == {}
 
 
 def test_refused_data_is_not_retried_and_deleted(image_file):
-    refused = gi.HttpStatusError("PUT", "/images/x/file", 415, "Image disk_format qcow2 does not match stream data")
+    refused = HttpStatusError("PUT", "/images/x/file", 415, "Image disk_format qcow2 does not match stream data")
     glance = FakeGlance(fail_uploads=[refused])
-    with pytest.raises(gi.HttpStatusError):
-        gi.Publisher(glance, params(image_file)).run_present()
+    with pytest.raises(HttpStatusError):
+        Publisher(glance, params(image_file)).run_present()
     assert glance.count("create") == 1 and glance.images == {}
 
 
 def test_interrupt_during_upload_deletes_record(image_file):
     glance = FakeGlance(fail_uploads=[SystemExit("stopped by signal 15")])
     with pytest.raises(SystemExit):
-        gi.Publisher(glance, params(image_file)).run_present()
+        Publisher(glance, params(image_file)).run_present()
     assert glance.images == {}
 
 
 def test_checksum_mismatch_after_upload_deletes(image_file):
     glance = FakeGlance()
-    with pytest.raises(gi.GlanceError, match="does not match option 'checksum'"):
-        gi.Publisher(glance, params(image_file, checksum="sha512:" + "0" * 128)).run_present()
+    with pytest.raises(GlanceError, match="does not match option 'checksum'"):
+        Publisher(glance, params(image_file, checksum="sha512:" + "0" * 128)).run_present()
     assert glance.images == {}
 
 
 def test_protected_is_set_after_the_data(image_file):
     glance = FakeGlance()
-    result = gi.Publisher(glance, params(image_file, protected=True)).run_present()
+    result = Publisher(glance, params(image_file, protected=True)).run_present()
     assert result["image"]["protected"] is True
     create = glance.calls.index(("create", result["image"]["id"]))
     patch = next(i for i, c in enumerate(glance.calls) if c[0] == "patch")
@@ -215,8 +223,8 @@ def test_cleanup_waits_for_glance_then_reports_orphan(image_file):
         raise Reset("still down")
 
     glance.delete = delete
-    with pytest.raises(gi.GlanceError) as info:
-        gi.Publisher(glance, params(image_file, timeout=5)).run_present()
+    with pytest.raises(GlanceError) as info:
+        Publisher(glance, params(image_file, timeout=5)).run_present()
     assert "openstack image delete id-1" in info.value.msg
     assert info.value.details["orphan_id"] == "id-1"
     assert 2 <= sum(1 for c in glance.calls if c[0] == "sleep") <= 6
@@ -228,10 +236,10 @@ def test_rotation_with_family(image_file, tmp_path):
     for n in range(4):
         path = tmp_path / f"v{n}.qcow2"
         path.write_bytes(b"QFI\xfb" + bytes([n]) * 1000)
-        ids.append(gi.Publisher(glance, params(path, family="fam", protected=(n == 0)))
+        ids.append(Publisher(glance, params(path, family="fam", protected=(n == 0)))
                    .run_present()["image"]["id"])
-    result = gi.Publisher(glance, params(image_file, family="fam", keep=2),
-                          references=lambda: ({ids[1]}, [])).run_present()
+    result = Publisher(glance, params(image_file, family="fam", keep=2),
+                       in_use=lambda: ({ids[1]}, [])).run_present()
     assert [d["id"] for d in result["deleted"]] == [ids[2]]
     assert {s["id"]: s["reason"] for s in result["spared"]} == {
         ids[0]: "protected", ids[1]: "referenced by a Trove datastore version"}
@@ -242,23 +250,23 @@ def test_rotation_deletes_nothing_when_trove_cannot_be_asked(image_file, tmp_pat
     for n in range(3):
         path = tmp_path / f"v{n}.qcow2"
         path.write_bytes(b"QFI\xfb" + bytes([n]) * 1000)
-        gi.Publisher(glance, params(path, family="fam")).run_present()
+        Publisher(glance, params(path, family="fam")).run_present()
 
     def broken():
-        raise gi.HttpStatusError("GET", "/mgmt/datastore-versions", 403, "forbidden")
+        raise HttpStatusError("GET", "/mgmt/datastore-versions", 403, "forbidden")
 
     warnings = []
-    result = gi.Publisher(glance, params(image_file, family="fam", keep=1), references=broken,
-                          warn=warnings.append).run_present()
+    result = Publisher(glance, params(image_file, family="fam", keep=1), in_use=broken,
+                       warn=warnings.append).run_present()
     assert result["deleted"] == [] and len(glance.images) == 4
     assert warnings and "no image was deleted" in warnings[0]
 
 
 def test_absent_refuses_protected(image_file):
     glance = FakeGlance()
-    gi.Publisher(glance, params(image_file, protected=True)).run_present()
-    with pytest.raises(gi.GlanceError, match="protected"):
-        gi.Publisher(glance, params(image_file, id=None)).run_absent()
+    Publisher(glance, params(image_file, protected=True)).run_present()
+    with pytest.raises(GlanceError, match="protected"):
+        Publisher(glance, params(image_file, id=None)).run_absent()
 
 
 def test_find_images_filters_properties():
@@ -267,9 +275,9 @@ def test_find_images_filters_properties():
         "a": {"id": "a", "name": "n", "status": "active", "created_at": "1", "os_distro": "debian", "tags": []},
         "b": {"id": "b", "name": "n", "status": "queued", "created_at": "2", "os_distro": "ubuntu", "tags": []},
     }
-    assert [i["id"] for i in gi.find_images(glance, properties={"os_distro": "debian"})] == ["a"]
-    assert [i["id"] for i in gi.find_images(glance, status="queued")] == ["b"]
-    assert [i["id"] for i in gi.find_images(glance)] == ["b", "a"]
+    assert [i["id"] for i in find_images(glance, properties={"os_distro": "debian"})] == ["a"]
+    assert [i["id"] for i in find_images(glance, status="queued")] == ["b"]
+    assert [i["id"] for i in find_images(glance)] == ["b", "a"]
 
 
 def test_check_mode_rotation_counts_the_upload_to_be(image_file, tmp_path):
@@ -278,7 +286,7 @@ def test_check_mode_rotation_counts_the_upload_to_be(image_file, tmp_path):
     for n in range(3):
         path = tmp_path / f"v{n}.qcow2"
         path.write_bytes(b"QFI\xfb" + bytes([n]) * 1000)
-        ids.append(gi.Publisher(glance, params(path, family="fam")).run_present()["image"]["id"])
-    result = gi.Publisher(glance, params(image_file, family="fam", keep=2), check_mode=True).run_present()
+        ids.append(Publisher(glance, params(path, family="fam")).run_present()["image"]["id"])
+    result = Publisher(glance, params(image_file, family="fam", keep=2), check_mode=True).run_present()
     assert sorted(d["id"] for d in result["deleted"]) == ids[:2]
     assert len(glance.images) == 3 and glance.count("delete") == 0

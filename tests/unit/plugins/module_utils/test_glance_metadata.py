@@ -1,7 +1,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Property defaults, metadata patches and rotation selection."""
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils import glance_metadata as gm
+from ansible_collections.dbaas.guest_images.plugins.module_utils._glance import metadata as gm
 
 
 def test_default_properties_for_a_trove_guest():

@@ -7,12 +7,13 @@ from keystoneauth1 import exceptions as ksa_exc
 from openstack import exceptions as sdk_exc
 
 from ansible_collections.dbaas.guest_images.plugins.doc_fragments.openstack import ModuleDocFragment
-from ansible_collections.dbaas.guest_images.plugins.module_utils import openstack as osu
+from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack import connection as osc
+from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack import errors as ose
 
 
 def test_doc_fragment_matches_argument_spec():
     documented = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
-    spec = osu.OPENSTACK_ARGUMENT_SPEC
+    spec = osc.OPENSTACK_ARGUMENT_SPEC
     assert set(documented) == set(spec)
     for name, option in spec.items():
         doc = documented[name]
@@ -24,14 +25,14 @@ def test_doc_fragment_matches_argument_spec():
 
 
 def test_argument_spec_is_a_copy_with_extras():
-    spec = osu.openstack_argument_spec(name=dict(type="str"))
+    spec = osc.openstack_argument_spec(name=dict(type="str"))
     spec["cloud"]["type"] = "changed"
-    assert osu.OPENSTACK_ARGUMENT_SPEC["cloud"]["type"] == "raw"
-    assert "name" in spec and "name" not in osu.OPENSTACK_ARGUMENT_SPEC
+    assert osc.OPENSTACK_ARGUMENT_SPEC["cloud"]["type"] == "raw"
+    assert "name" in spec and "name" not in osc.OPENSTACK_ARGUMENT_SPEC
 
 
 def test_connection_kwargs_named_cloud_and_overrides():
-    kwargs = osu.connection_kwargs({
+    kwargs = osc.connection_kwargs({
         "cloud": "mycloud", "auth": {"password": "s3cret"}, "region_name": "R2", "interface": "internal",
         "validate_certs": False, "ca_cert": "/ca.pem", "client_cert": None, "client_key": None, "api_timeout": 30,
         "auth_type": None,
@@ -42,7 +43,7 @@ def test_connection_kwargs_named_cloud_and_overrides():
 
 def test_connection_kwargs_cloud_dict_merges_auth():
     cloud = {"auth": {"auth_url": "http://k/v3", "username": "u"}, "region_name": "R1"}
-    kwargs = osu.connection_kwargs({"cloud": cloud, "auth": {"password": "p"}})
+    kwargs = osc.connection_kwargs({"cloud": cloud, "auth": {"password": "p"}})
     assert kwargs["auth"] == {"auth_url": "http://k/v3", "username": "u", "password": "p"}
     assert kwargs["region_name"] == "R1"
     assert cloud["auth"] == {"auth_url": "http://k/v3", "username": "u"}  # caller's dict untouched
@@ -50,28 +51,28 @@ def test_connection_kwargs_cloud_dict_merges_auth():
 
 @pytest.mark.parametrize("bad", ["", "   ", 42, ["a"]])
 def test_connection_kwargs_refuses_bad_cloud(bad):
-    with pytest.raises(osu.OpenStackError, match="Option 'cloud'"):
-        osu.connection_kwargs({"cloud": bad})
+    with pytest.raises(osc.OpenStackError, match="Option 'cloud'"):
+        osc.connection_kwargs({"cloud": bad})
 
 
 def test_unknown_cloud_is_named(tmp_path, monkeypatch):
     clouds = tmp_path / "clouds.yaml"
     clouds.write_text("clouds: {other: {auth: {auth_url: 'http://127.0.0.1:9/v3'}}}\n")
     monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
-    with pytest.raises(osu.OpenStackError) as info:
-        osu.connect({"cloud": "nope"})
+    with pytest.raises(osc.OpenStackError) as info:
+        osc.connect({"cloud": "nope"})
     assert "Cloud 'nope' is not defined in any clouds.yaml" in str(info.value)
     assert "Traceback" not in str(info.value)
 
 
 def test_describe_error_plain_words():
     params = {"cloud": "c1", "auth": {"password": "s3cret"}}
-    assert "refused the credentials of cloud 'c1'" in osu.describe_error(ksa_exc.Unauthorized("x"), params)
-    assert "could not connect" in osu.describe_error(ksa_exc.ConnectFailure("refused"), params).lower()
-    assert "ca_cert" in osu.describe_error(ksa_exc.SSLError("bad cert"), params)
+    assert "refused the credentials of cloud 'c1'" in ose.describe_error(ksa_exc.Unauthorized("x"), params)
+    assert "could not connect" in ose.describe_error(ksa_exc.ConnectFailure("refused"), params).lower()
+    assert "ca_cert" in ose.describe_error(ksa_exc.SSLError("bad cert"), params)
     missing = ksa_exc.MissingRequiredOptions([type("Opt", (), {"dest": "auth_url"})()])
-    assert "auth_url" in osu.describe_error(missing, params)
-    assert "s3cret" not in osu.describe_error(ksa_exc.Unauthorized("x"), params)
+    assert "auth_url" in ose.describe_error(missing, params)
+    assert "s3cret" not in ose.describe_error(ksa_exc.Unauthorized("x"), params)
 
 
 def test_is_transient():
@@ -80,19 +81,19 @@ def test_is_transient():
             super().__init__(code)
             self.status_code = code
 
-    assert osu.is_transient(Http(503)) and osu.is_transient(Http(502)) and osu.is_transient(Http(504))
-    assert not osu.is_transient(Http(400)) and not osu.is_transient(Http(401)) and not osu.is_transient(Http(415))
-    assert osu.is_transient(ksa_exc.ConnectFailure("reset"))
-    assert not osu.is_transient(ksa_exc.SSLError("cert"))
-    assert osu.is_transient(ConnectionResetError())
-    assert not osu.is_transient(ValueError("x"))
-    assert osu.is_transient(sdk_exc.HttpException("busy", http_status=503))
+    assert ose.is_transient(Http(503)) and ose.is_transient(Http(502)) and ose.is_transient(Http(504))
+    assert not ose.is_transient(Http(400)) and not ose.is_transient(Http(401)) and not ose.is_transient(Http(415))
+    assert ose.is_transient(ksa_exc.ConnectFailure("reset"))
+    assert not ose.is_transient(ksa_exc.SSLError("cert"))
+    assert ose.is_transient(ConnectionResetError())
+    assert not ose.is_transient(ValueError("x"))
+    assert ose.is_transient(sdk_exc.HttpException("busy", http_status=503))
 
 
 def test_backoff_delays_are_bounded():
-    delays = osu.backoff_delays(6, base=1.0, maximum=5.0, jitter=0.0)
+    delays = ose.backoff_delays(6, base=1.0, maximum=5.0, jitter=0.0)
     assert delays == [1.0, 2.0, 4.0, 5.0, 5.0]
-    jittered = osu.backoff_delays(3, base=2.0, jitter=0.5, rand=lambda: 1.0)
+    jittered = ose.backoff_delays(3, base=2.0, jitter=0.5, rand=lambda: 1.0)
     assert jittered == [3.0, 6.0]
 
 
@@ -104,7 +105,7 @@ def test_retry_gives_up_after_attempts():
         raise ConnectionResetError("reset")
 
     with pytest.raises(ConnectionResetError):
-        osu.retry(flaky, attempts=3, sleep=slept.append)
+        ose.retry(flaky, attempts=3, sleep=slept.append)
     assert len(calls) == 3 and len(slept) == 2
 
 
@@ -118,7 +119,7 @@ def test_retry_succeeds_after_transient_and_not_on_permanent():
         return value
 
     seen = []
-    assert osu.retry(once, attempts=3, sleep=lambda s: None, on_retry=lambda e, n, d: seen.append(n)) == "ok"
+    assert ose.retry(once, attempts=3, sleep=lambda s: None, on_retry=lambda e, n, d: seen.append(n)) == "ok"
     assert seen == [1]
 
     calls = []
@@ -128,5 +129,48 @@ def test_retry_succeeds_after_transient_and_not_on_permanent():
         raise ValueError("bad request")
 
     with pytest.raises(ValueError):
-        osu.retry(permanent, attempts=5, sleep=lambda s: None)
+        ose.retry(permanent, attempts=5, sleep=lambda s: None)
     assert len(calls) == 1
+
+
+class FakeModule:
+    def __init__(self, params):
+        self.params = params
+        self.no_log_values = set()
+
+
+def test_secrets_inside_a_cloud_dict_are_masked_in_the_module_output():
+    from ansible.module_utils.basic import remove_values
+
+    cloud = {"auth": {"auth_url": "http://k/v3", "username": "admin", "password": "s3cret-pw",
+                      "application_credential_secret": "app-s3cret", "project_name": "p"},
+             "region_name": "R1", "nested": [{"token": "tok-s3cret"}]}
+    module = FakeModule({"cloud": cloud, "auth": None})
+    osc.protect_secrets(module)
+    assert module.no_log_values == {"s3cret-pw", "app-s3cret", "tok-s3cret"}
+    shown = str(remove_values({"invocation": {"module_args": module.params}, "msg": "failed"},
+                              module.no_log_values))
+    assert "s3cret" not in shown
+    assert "admin" in shown and "http://k/v3" in shown
+
+
+def test_a_cloud_name_masks_nothing():
+    module = FakeModule({"cloud": "mycloud"})
+    osc.protect_secrets(module)
+    assert module.no_log_values == set()
+
+
+def test_cloud_options_read_once():
+    options = osc.CloudOptions.from_params(dict.fromkeys(osc.OPENSTACK_ARGUMENT_SPEC, None) | {"cloud": "c"})
+    assert options.cloud == "c" and options.interface is None
+    assert osc.connection_kwargs(options) == {"cloud": "c"}
+
+
+def test_openstack_module_masks_cloud_secrets_even_when_validation_fails(capsys):
+    testing = pytest.importorskip("ansible.module_utils.testing")
+    cloud = {"auth": {"auth_url": "http://k/v3", "username": "admin", "password": "s3cret-pw"}}
+    with testing.patch_module_args({"cloud": cloud, "no_such_option": 1}), pytest.raises(SystemExit):
+        osc.OpenStackModule(argument_spec=osc.openstack_argument_spec())
+    out = capsys.readouterr().out
+    assert "Unsupported parameters" in out
+    assert "s3cret-pw" not in out and "http://k/v3" in out

@@ -1,5 +1,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Reading an image file once: hashing while Glance reads it, and remembering the hash.
+"""Reading an image file once: hashing while Glance reads it, the ``checksum`` option, the hash cache.
+
+PRIVATE to the collection: no compatibility promise outside it.
 
 An upload must stream the file (memory stays flat whatever the size) and the
 module must know the file's hash to compare it with Glance's ``os_hash_value``.
@@ -13,40 +15,45 @@ Reading a multi-GiB file twice (hash, then upload) doubles the time, so:
   already has (the build report), the ``HashCache`` (a small JSON record per
   file in the user's cache folder, valid while path, size, mtime and inode are
   unchanged), or, only when Glance holds an image of exactly the same size, a
-  hashing pass over the file. When that pass finds the same data, no upload
-  follows, so the file is still read once.
+  hashing pass over the file (``_common.hashing.file_digest``). When that pass
+  finds the same data, no upload follows, so the file is still read once.
 """
 
-import hashlib
+from __future__ import annotations
+
 import json
 import os
 import tempfile
+from collections.abc import Callable, Iterator
+from typing import IO, Any
 
-SUPPORTED_ALGORITHMS = ("sha512", "sha384", "sha256", "sha1", "md5")
-DEFAULT_ALGORITHM = "sha512"
-READ_BLOCK = 1024 * 1024
+from ansible_collections.dbaas.guest_images.plugins.module_utils._common.hashing import (
+    READ_BLOCK,
+    UnsupportedAlgorithm,
+    new_hash,
+    text_sha256,
+)
+
+__all__ = ["READ_BLOCK", "ChecksumError", "HashCache", "HashingReader", "default_cache_dir", "file_identity",
+           "parse_checksum"]
 
 
 class ChecksumError(ValueError):
     """A ``checksum`` option that cannot be understood."""
 
 
-def new_hash(algorithm):
-    if algorithm not in SUPPORTED_ALGORITHMS:
-        raise ChecksumError(
-            "Unsupported hash algorithm '{}': use one of {}.".format(algorithm, ", ".join(SUPPORTED_ALGORITHMS)))
-    return hashlib.new(algorithm)
-
-
-def parse_checksum(value, default_algorithm=DEFAULT_ALGORITHM):
-    """``'sha512:ab12..'`` or a bare hex digest -> ``(algorithm, hexdigest)``; the length must fit."""
+def parse_checksum(value: str | None, default_algorithm: str) -> tuple[str, str] | None:
+    """``'sha512:ab12..'`` or a bare hex digest of ``default_algorithm`` -> ``(algorithm, hexdigest)``."""
     if value is None:
         return None
     text = str(value).strip().lower()
     algorithm, sep, digest = text.partition(":")
     if not sep:
         algorithm, digest = default_algorithm, text
-    expected = new_hash(algorithm).digest_size * 2
+    try:
+        expected = new_hash(algorithm).digest_size * 2
+    except UnsupportedAlgorithm as exc:
+        raise ChecksumError(str(exc)) from None
     if len(digest) != expected or any(c not in "0123456789abcdef" for c in digest):
         raise ChecksumError(
             "Option 'checksum' must be '<algorithm>:<hex digest>' (e.g. sha512:...) or a bare {} hex digest "
@@ -61,7 +68,8 @@ class HashingReader:
     Content-Length and streams with ``read()`` (never loads the file).
     """
 
-    def __init__(self, fileobj, size, algorithm=DEFAULT_ALGORITHM, progress=None):
+    def __init__(self, fileobj: IO[bytes], size: int, algorithm: str,
+                 progress: Callable[[int], Any] | None = None) -> None:
         self._file = fileobj
         self._size = size
         self._hash = new_hash(algorithm)
@@ -69,7 +77,7 @@ class HashingReader:
         self.bytes_read = 0
         self._progress = progress
 
-    def read(self, size=-1):
+    def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
             size = READ_BLOCK
         block = self._file.read(size)
@@ -80,41 +88,30 @@ class HashingReader:
                 self._progress(self.bytes_read)
         return block
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         while True:
             block = self.read(READ_BLOCK)
             if not block:
                 return
             yield block
 
-    def __len__(self):
+    def __len__(self) -> int:
         return max(self._size - self.bytes_read, 0)
 
     @property
-    def complete(self):
+    def complete(self) -> bool:
         return self.bytes_read == self._size
 
-    def hexdigest(self):
-        return self._hash.hexdigest()
+    def hexdigest(self) -> str:
+        return str(self._hash.hexdigest())
 
 
-def hash_file(path, algorithm=DEFAULT_ALGORITHM, block=READ_BLOCK):
-    digest = new_hash(algorithm)
-    with open(path, "rb") as handle:
-        while True:
-            chunk = handle.read(block)
-            if not chunk:
-                break
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def default_cache_dir():
+def default_cache_dir() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "dbaas-guest-images", "hashes")
 
 
-def file_identity(path):
+def file_identity(path: str) -> dict[str, Any]:
     """What must not change for a cached hash to stay valid."""
     st = os.stat(path)
     return {"path": os.path.realpath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
@@ -124,14 +121,14 @@ def file_identity(path):
 class HashCache:
     """One JSON record per (file, algorithm) in ``directory``; a stale record is ignored."""
 
-    def __init__(self, directory=None):
+    def __init__(self, directory: str | None = None) -> None:
         self.directory = directory or default_cache_dir()
 
-    def _record_path(self, identity, algorithm):
-        key = hashlib.sha256(identity["path"].encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    def _record_path(self, identity: dict[str, Any], algorithm: str) -> str:
+        key = text_sha256(identity["path"])[:32]
         return os.path.join(self.directory, f"{key}.{algorithm}.json")
 
-    def get(self, path, algorithm):
+    def get(self, path: str, algorithm: str) -> str | None:
         try:
             identity = file_identity(path)
             with open(self._record_path(identity, algorithm)) as handle:
@@ -143,7 +140,7 @@ class HashCache:
         value = record.get("hexdigest")
         return value if isinstance(value, str) else None
 
-    def put(self, path, algorithm, hexdigest, identity=None):
+    def put(self, path: str, algorithm: str, hexdigest: str, identity: dict[str, Any] | None = None) -> bool:
         """Remember ``hexdigest``; ``identity`` is the one taken *before* reading (a file changed
         while being read is then not cached under its new identity). Failures are ignored."""
         try:

@@ -1,5 +1,15 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Pure logic for Glance image metadata: defaults, comparison, JSON patches, rotation."""
+"""Glance image metadata as pure logic: defaults, comparison, JSON patches, rotation choice.
+
+PRIVATE to the collection: no compatibility promise outside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+Image = dict[str, Any]
 
 # Attributes Glance owns or that are not free-form properties.
 CORE_ATTRIBUTES = frozenset([
@@ -11,6 +21,9 @@ CORE_ATTRIBUTES = frozenset([
 MUTABLE_ATTRIBUTES = ("name", "visibility", "protected", "min_disk", "min_ram")
 
 FAMILY_TAG_PREFIX = "family:"
+
+# Glance's own hashing_algorithm default: the one of images that carry no os_hash_algo.
+GLANCE_HASH_ALGORITHM = "sha512"
 
 # Debian-style architecture names (DIB's ``-a``) to the names Nova's filters and libosinfo use.
 ARCHITECTURES = {
@@ -32,19 +45,21 @@ HARDWARE_DEFAULTS = {
 }
 
 
-def family_tag(family):
+def family_tag(family: str | None) -> str | None:
     return FAMILY_TAG_PREFIX + family if family else None
 
 
-def property_value(value):
+def property_value(value: Any) -> str:
     """Glance stores extra properties as strings; booleans in the lower-case form Nova reads."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else str(value)
 
 
-def default_properties(os_distro=None, os_version=None, arch=None, datastore=None, datastore_version=None,
-                       fingerprint=None, hardware=True, qemu_guest_agent=None):
+def default_properties(os_distro: str | None = None, os_version: str | None = None, arch: str | None = None,
+                       datastore: str | None = None, datastore_version: str | None = None,
+                       fingerprint: str | None = None, hardware: bool = True,
+                       qemu_guest_agent: bool | None = None) -> dict[str, str]:
     """Properties a Trove guest image should carry; ``None`` inputs are left out."""
     props = dict(HARDWARE_DEFAULTS) if hardware else {}
     if qemu_guest_agent is not None:
@@ -65,14 +80,14 @@ def default_properties(os_distro=None, os_version=None, arch=None, datastore=Non
     return props
 
 
-def split_image(raw):
+def split_image(raw: Image) -> tuple[Image, Image]:
     """Glance's flat image JSON -> ``(core attributes, extra properties)``."""
     core = {k: v for k, v in raw.items() if k in CORE_ATTRIBUTES}
     props = {k: v for k, v in raw.items() if k not in CORE_ATTRIBUTES}
     return core, props
 
 
-def normalize_image(raw):
+def normalize_image(raw: Image) -> Image:
     """The image as the modules return it: core attributes plus a ``properties`` dict."""
     core, props = split_image(raw)
     result = {key: core.get(key) for key in (
@@ -84,17 +99,19 @@ def normalize_image(raw):
     return result
 
 
-def desired_attributes(name=None, visibility=None, protected=None, min_disk=None, min_ram=None):
+def desired_attributes(name: str | None = None, visibility: str | None = None, protected: bool | None = None,
+                       min_disk: int | None = None, min_ram: int | None = None) -> dict[str, Any]:
     attrs = dict(name=name, visibility=visibility, protected=protected, min_disk=min_disk, min_ram=min_ram)
     return {k: v for k, v in attrs.items() if v is not None}
 
 
-def metadata_patch(image, attributes, properties, tags):
+def metadata_patch(image: Image, attributes: dict[str, Any], properties: dict[str, Any],
+                   tags: Sequence[str]) -> list[dict[str, Any]]:
     """JSON-patch operations turning ``image`` (Glance's flat JSON) into the wanted metadata.
 
     Only what is given is managed: other properties and tags are left alone.
     """
-    ops = []
+    ops: list[dict[str, Any]] = []
     for key in MUTABLE_ATTRIBUTES:
         if key in attributes and image.get(key) != attributes[key]:
             ops.append({"op": "replace", "path": "/" + key, "value": attributes[key]})
@@ -111,7 +128,7 @@ def metadata_patch(image, attributes, properties, tags):
     return ops
 
 
-def apply_patch(image, ops):
+def apply_patch(image: Image, ops: Iterable[dict[str, Any]]) -> Image:
     """What ``image`` looks like after ``ops`` (for check mode and diffs)."""
     result = dict(image)
     for op in ops:
@@ -119,7 +136,7 @@ def apply_patch(image, ops):
     return result
 
 
-def diff_view(image):
+def diff_view(image: Image | None) -> Image:
     """A stable, secret-free view of an image's metadata for Ansible's diff output."""
     if not image:
         return {}
@@ -129,7 +146,9 @@ def diff_view(image):
     return view
 
 
-def select_for_rotation(images, keep, current_id=None, referenced_ids=(), owner=None):
+def select_for_rotation(images: Iterable[Image], keep: int | None, current_id: str | None = None,
+                        referenced_ids: Iterable[str] = (), owner: str | None = None,
+                        ) -> tuple[list[Image], list[tuple[Image, str]]]:
     """Which images of one family to delete so that the ``keep`` newest remain.
 
     Returns ``(delete, spared)``; ``spared`` lists ``(image, reason)`` for old images kept anyway:
@@ -143,7 +162,8 @@ def select_for_rotation(images, keep, current_id=None, referenced_ids=(), owner=
     if current_id:
         ordered = ([i for i in ordered if i.get("id") == current_id]
                    + [i for i in ordered if i.get("id") != current_id])
-    delete, spared = [], []
+    delete: list[Image] = []
+    spared: list[tuple[Image, str]] = []
     for index, image in enumerate(ordered):
         if index < keep or image.get("id") == current_id:
             continue
@@ -158,10 +178,11 @@ def select_for_rotation(images, keep, current_id=None, referenced_ids=(), owner=
     return delete, spared
 
 
-def referenced_by_tags(images, tag_sets):
+def referenced_by_tags(images: Iterable[Image], tag_sets: Iterable[Iterable[str]]) -> set[str]:
     """Image ids Trove would pick for datastore versions that name images by tags:
     the newest active image carrying all tags of a set."""
-    ids = set()
+    ids: set[str] = set()
+    images = list(images)
     for tags in tag_sets:
         wanted = set(tags or [])
         if not wanted:

@@ -1,0 +1,323 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Publishing one image file to Glance by content: find, upload, verify, clean up, rotate; and deleting.
+
+PRIVATE to the collection: no compatibility promise outside it.
+
+The Publisher takes a ``GlanceImageRequest``. It knows nothing of Trove: the
+images rotation must spare come from the caller, as ids and tag sets, through
+a callable asked only when rotation runs.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from ansible_collections.dbaas.guest_images.plugins.module_utils._common.hashing import file_digest
+from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.data import (
+    HashCache,
+    HashingReader,
+    file_identity,
+)
+from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.errors import GlanceError
+from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.metadata import (
+    GLANCE_HASH_ALGORITHM,
+    Image,
+    apply_patch,
+    default_properties,
+    desired_attributes,
+    diff_view,
+    family_tag,
+    metadata_patch,
+    normalize_image,
+    property_value,
+    referenced_by_tags,
+    select_for_rotation,
+)
+from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.request import GlanceImageRequest
+from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.errors import (
+    describe_error,
+    is_transient,
+    retry,
+)
+
+if TYPE_CHECKING:
+    # Image ids, and the tag sets whose newest active image is in use (Trove's ``ImagesInUse`` fits).
+    ImagesToSpare = tuple[Iterable[str], Iterable[Iterable[str]]]
+    SpareLookup = Callable[[], "ImagesToSpare | None"]
+
+
+class Publisher:
+    """``state=present`` and ``state=absent`` of glance_image; ``run_*`` return the result dict."""
+
+    def __init__(self, client: Any, request: GlanceImageRequest, check_mode: bool = False,
+                 hash_cache: HashCache | None = None, warn: Callable[[str], Any] | None = None,
+                 in_use: SpareLookup | None = None) -> None:
+        self.client = client
+        self.request = request
+        self.check_mode = check_mode
+        self.hash_cache = hash_cache
+        self.warn: Callable[[str], Any] = warn or (lambda msg: None)
+        self.in_use = in_use
+        self.hash_info: dict[str, str] = {}
+
+    @property
+    def path(self) -> str:
+        if not self.request.filename:
+            raise GlanceError("Option 'filename' is required to publish an image.")
+        return self.request.filename
+
+    @property
+    def name(self) -> str:
+        if not self.request.name:
+            raise GlanceError("Option 'name' is required to publish an image.")
+        return self.request.name
+
+    # ---- desired metadata ------------------------------------------------------------------
+    def wanted_properties(self) -> dict[str, str]:
+        r = self.request
+        props: dict[str, Any] = default_properties(
+            os_distro=r.os_distro, os_version=r.os_version, arch=r.architecture, datastore=r.trove_datastore,
+            datastore_version=r.trove_datastore_version, fingerprint=r.build_fingerprint,
+            hardware=r.hardware_defaults)
+        props.update(r.properties)
+        return {k: property_value(v) for k, v in props.items()}
+
+    def wanted_tags(self) -> list[str]:
+        tags = list(self.request.tags)
+        tag = family_tag(self.request.family)
+        if tag and tag not in tags:
+            tags.append(tag)
+        return tags
+
+    def wanted_attributes(self, for_create: bool = False) -> dict[str, Any]:
+        r = self.request
+        attrs = desired_attributes(name=self.name, visibility=r.visibility, protected=r.protected,
+                                   min_disk=r.min_disk, min_ram=r.min_ram)
+        if for_create:
+            # Protection is set after the data is in: a failed upload must stay deletable.
+            attrs.pop("protected", None)
+        return attrs
+
+    # ---- local data ------------------------------------------------------------------------
+    def local_hash(self, path: str, algorithm: str) -> str:
+        """The file's hash without uploading: checksum option, then cache, then one hashing pass."""
+        given = self.request.checksum
+        if given and given[0] == algorithm:
+            self.hash_info = {"algorithm": algorithm, "value": given[1], "source": "checksum"}
+            return given[1]
+        if self.hash_cache is not None:
+            cached = self.hash_cache.get(path, algorithm)
+            if cached:
+                self.hash_info = {"algorithm": algorithm, "value": cached, "source": "cache"}
+                return cached
+        identity = file_identity(path)
+        value = file_digest(path, algorithm)
+        if self.hash_cache is not None:
+            self.hash_cache.put(path, algorithm, value, identity=identity)
+        self.hash_info = {"algorithm": algorithm, "value": value, "source": "computed"}
+        return value
+
+    # ---- finding ---------------------------------------------------------------------------
+    def candidates(self) -> list[Image]:
+        seen: dict[str, Image] = {}
+        for image in self.client.list_images(name=self.name):
+            seen[image["id"]] = image
+        tag = family_tag(self.request.family)
+        if tag:
+            for image in self.client.list_images(tags=[tag]):
+                seen[image["id"]] = image
+        return list(seen.values())
+
+    def find_same_data(self, images: Iterable[Image], path: str, size: int) -> Image | None:
+        r = self.request
+        same = [i for i in images if i.get("status") == "active" and i.get("size") == size
+                and i.get("disk_format") == r.disk_format and i.get("container_format") == r.container_format
+                and i.get("os_hash_value")]
+        if not same:
+            return None
+        same.sort(key=lambda i: i.get("created_at") or "", reverse=True)
+        hashes: dict[str, str] = {}
+        for image in same:
+            algorithm = image.get("os_hash_algo") or GLANCE_HASH_ALGORITHM
+            if algorithm not in hashes:
+                hashes[algorithm] = self.local_hash(path, algorithm)
+            if hashes[algorithm] == image["os_hash_value"]:
+                return image
+        return None
+
+    # ---- state=present ---------------------------------------------------------------------
+    def run_present(self) -> dict[str, Any]:
+        path = self.path
+        size = os.stat(path).st_size
+        images = self.candidates()
+        existing = self.find_same_data(images, path, size)
+        props = self.wanted_properties()
+        tags = self.wanted_tags()
+        result: dict[str, Any] = {"changed": False, "uploaded": False, "deleted": [], "spared": []}
+        if existing is not None:
+            ops = metadata_patch(existing, self.wanted_attributes(), props, tags)
+            before = diff_view(existing)
+            if ops and not self.check_mode:
+                after_raw = self.client.patch(existing["id"], ops)
+            else:
+                after_raw = apply_patch(existing, ops)
+            result.update(changed=bool(ops), image=normalize_image(after_raw), updated=[o["path"][1:] for o in ops],
+                          diff={"before": before, "after": diff_view(after_raw)})
+            current = after_raw
+        else:
+            previous = max((i for i in images if i.get("name") == self.name),
+                           key=lambda i: i.get("created_at") or "", default=None)
+            body = dict(self.wanted_attributes(for_create=True), disk_format=self.request.disk_format,
+                        container_format=self.request.container_format, tags=tags)
+            body.update(props)
+            if self.check_mode:
+                current = dict(body, id=None, status="active", size=size, protected=bool(self.request.protected))
+                if self.hash_info:
+                    current.update(os_hash_algo=self.hash_info["algorithm"], os_hash_value=self.hash_info["value"])
+            else:
+                current = self.upload_new(path, size, body)
+            result.update(changed=True, uploaded=not self.check_mode, image=normalize_image(current), updated=[],
+                          diff={"before": diff_view(previous), "after": diff_view(current)})
+        if self.hash_info:
+            result["hash"] = dict(self.hash_info)
+        if self.request.keep is not None:
+            deleted, spared = self.rotate(current.get("id"), extra=[current] if self.check_mode else [])
+            result["deleted"] = deleted
+            result["spared"] = spared
+            if deleted:
+                result["changed"] = True
+        return result
+
+    def upload_new(self, path: str, size: int, body: dict[str, Any]) -> Image:
+        """Create a record, stream the file, verify Glance's hash; on any failure delete the record.
+
+        Transient failures (dropped connection, 502/503/504) start over with a new record, a bounded
+        number of times.
+        """
+        r = self.request
+        algorithm = r.hash_algorithm
+        attempts = r.retries + 1
+
+        def attempt() -> Image:
+            image = self.client.create_image(body)
+            image_id = image["id"]
+            try:
+                identity = file_identity(path)
+                with open(path, "rb") as handle:
+                    reader = HashingReader(handle, size, algorithm)
+                    self.client.upload(image_id, reader, size)
+                if not reader.complete:
+                    raise GlanceError(f"Only {reader.bytes_read} of {size} bytes of {path} were sent; "
+                                      "the file changed or the connection ended early.")
+                digest = reader.hexdigest()
+                if r.wait:
+                    uploaded = self.client.wait_status(image_id, timeout=r.timeout)
+                else:
+                    uploaded = self.client.get_image(image_id) or image
+                self.verify(uploaded, size, algorithm, digest, path)
+                if r.protected:
+                    uploaded = self.client.patch(image_id, [{"op": "replace", "path": "/protected", "value": True}])
+                if self.hash_cache is not None:
+                    self.hash_cache.put(path, algorithm, digest, identity=identity)
+                self.hash_info = {"algorithm": algorithm, "value": digest, "source": "upload"}
+                result: Image = uploaded
+                return result
+            except BaseException as exc:
+                self.cleanup(image_id, exc)
+                raise
+
+        def on_retry(exc: BaseException, number: int, delay: float) -> None:
+            self.warn(f"Upload of {path} failed ({describe_error(exc, r.cloud)}); the image record was "
+                      f"deleted, retry {number} of {attempts - 1} in {delay:.1f}s")
+
+        return retry(attempt, attempts=attempts, sleep=self.client.sleep, on_retry=on_retry)
+
+    def verify(self, image: Image, size: int, algorithm: str, digest: str, path: str) -> None:
+        given = self.request.checksum
+        if given and given[0] == algorithm and given[1] != digest:
+            raise GlanceError(f"The content of {path} does not match option 'checksum' "
+                              f"({given[0]}:{given[1][:16]}...); nothing was published. "
+                              "Rebuild the image or correct 'checksum'.")
+        if image.get("size") not in (None, size):
+            raise GlanceError(f"Glance stored {image.get('size')} bytes for {path} but the file has {size}.")
+        if image.get("os_hash_algo") == algorithm and image.get("os_hash_value") not in (None, digest):
+            raise GlanceError(f"Glance's {algorithm} of the uploaded data differs from the file's: the data was "
+                              "altered on the way. Nothing was published.")
+
+    def cleanup(self, image_id: str, cause: BaseException) -> None:
+        """Delete a record whose upload failed. While Glance is unreachable (restarting, a network cut),
+        keep trying for up to ``timeout`` seconds (10 when the task itself is being stopped)."""
+        patience = 10 if isinstance(cause, (SystemExit, KeyboardInterrupt)) else self.request.timeout
+        deadline = time.monotonic() + patience
+        delay = 1.0
+        cloud = self.request.cloud
+        while True:
+            try:
+                self.client.delete(image_id)
+                return
+            except Exception as exc:
+                if not is_transient(exc) or time.monotonic() + delay > deadline:
+                    raise GlanceError(
+                        f"The upload failed ({describe_error(cause, cloud)}) and the image record {image_id} "
+                        f"it created could not be deleted ({describe_error(exc, cloud)}). "
+                        f"Delete it with: openstack image delete {image_id}", orphan_id=image_id) from None
+                self.client.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    # ---- rotation --------------------------------------------------------------------------
+    def rotate(self, current_id: str | None, extra: Iterable[Image] = ()
+               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        r = self.request
+        tag = family_tag(r.family)
+        group = self.client.list_images(tags=[tag]) if tag else self.client.list_images(name=self.name)
+        group = [i for i in group if i.get("id")]
+        if current_id is None:
+            # Check mode: the image that would be uploaded is the newest of the group.
+            current_id = "(new image)"
+            group += [dict(i, id=current_id) for i in extra]
+        referenced = set(r.referenced_image_ids)
+        if self.in_use is not None:
+            try:
+                found = self.in_use()
+            except Exception as exc:
+                self.warn("Could not ask Trove which images its datastore versions use "
+                          f"({describe_error(exc, r.cloud)}); no image was deleted by rotation.")
+                return [], [{"id": i.get("id"), "name": i.get("name"), "reason": "Trove not reachable"}
+                            for i in group if i.get("id") and i.get("id") != current_id]
+            if found is not None:
+                ids, tag_sets = found
+                referenced |= set(ids) | referenced_by_tags(group, tag_sets)
+        try:
+            owner = self.client.conn.current_project_id
+        except Exception:
+            owner = None
+        delete, spared = select_for_rotation(group, r.keep, current_id=current_id, referenced_ids=referenced,
+                                             owner=owner)
+        deleted = []
+        for image in delete:
+            if not self.check_mode:
+                self.client.delete(image["id"])
+            deleted.append({"id": image["id"], "name": image.get("name"), "created_at": image.get("created_at")})
+        return deleted, [{"id": i["id"], "name": i.get("name"), "reason": reason} for i, reason in spared]
+
+    # ---- state=absent ----------------------------------------------------------------------
+    def run_absent(self) -> dict[str, Any]:
+        if self.request.image_id:
+            image = self.client.get_image(self.request.image_id)
+            images = [image] if image else []
+        else:
+            images = self.client.list_images(name=self.request.name)
+        protected = [i for i in images if i.get("protected")]
+        if protected:
+            raise GlanceError("Image(s) {} are protected and were not deleted; set protected=false on them first "
+                              "if they really must go.".format(", ".join(i["id"] for i in protected)))
+        deleted = []
+        for image in images:
+            if not self.check_mode:
+                self.client.delete(image["id"])
+            deleted.append({"id": image["id"], "name": image.get("name"), "created_at": image.get("created_at")})
+        return {"changed": bool(deleted), "deleted": deleted, "spared": [],
+                "diff": {"before": {"images": [i["id"] for i in images]}, "after": {"images": []}}}
