@@ -16,7 +16,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils import guest_os
+from ansible_collections.dbaas.guest_images.plugins.module_utils._compose import releases
 from ansible_collections.dbaas.guest_images.plugins.plugin_utils._plain import plain as _plain
 
 # diskimage-builder's distribution elements: the one an image uses names its os_distro.
@@ -33,7 +33,7 @@ SETTINGS = ("formats", "image_overrides", "keep", "visibility", "protected", "ta
 
 def _codenames(extra: Mapping[str, Any]) -> dict[str, str]:
     """DIB_RELEASE code names to os_version: the collection's release table, then ``extra`` over it."""
-    names = {str(row["codename"]): str(release) for (_os, release), row in guest_os.RELEASES.items()
+    names = {str(row["codename"]): str(release) for (_os, release), row in releases.RELEASES.items()
              if row.get("codename")}
     names.update({str(k): str(v) for k, v in extra.items()})
     return names
