@@ -9,6 +9,7 @@ every step (create, upload, verify, clean up) is under this module's control.
 import os
 import time
 
+from ansible_collections.dbaas.guest_images.plugins.module_utils._trove.admin import TroveAdmin
 from ansible_collections.dbaas.guest_images.plugins.module_utils.glance_data import (
     HashCache,
     HashingReader,
@@ -34,7 +35,6 @@ from ansible_collections.dbaas.guest_images.plugins.module_utils.openstack impor
     is_transient,
     retry,
 )
-from ansible_collections.dbaas.guest_images.plugins.module_utils.trove_datastore import TroveAdmin
 
 PATCH_CONTENT_TYPE = "application/openstack-images-v2.1-json-patch"
 
