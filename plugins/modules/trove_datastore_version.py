@@ -5,7 +5,7 @@
 DOCUMENTATION = r"""
 module: trove_datastore_version
 short_description: Register a guest image as a Trove datastore version
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Ensures that a Trove datastore and one of its versions exist and that the
     version points at a Glance image, given by id or name (O(image)) or by
@@ -20,19 +20,16 @@ description:
 author:
   - dbaas.guest_images developers (@dbaas)
 extends_documentation_fragment:
+  - dbaas.guest_images._attributes
+  - dbaas.guest_images._attributes.actiongroup_openstack
   - dbaas.guest_images.openstack
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode).
     support: full
-  action_group:
-    description: Use C(group/dbaas.guest_images.openstack) in C(module_defaults) to set the cloud once.
+  idempotent:
     support: full
-    membership:
-      - dbaas.guest_images.openstack
 options:
   datastore:
     description:
@@ -185,29 +182,24 @@ request:
     image: b8e2b71b-9f83-45f2-a666-73522cf0461a
 """
 
+from typing import Any  # noqa: E402
+
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.connection import (  # noqa: E402
     OpenStackError,
+    OpenStackModule,
     has_service,
-    openstack_argument_spec,
     openstack_connect,
 )
 from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.errors import (  # noqa: E402
     describe_error,
     retry,
 )
-from ansible_collections.dbaas.guest_images.plugins.module_utils.trove_datastore import (  # noqa: E402
-    TroveAdmin,
-    TroveError,
-    ensure_version,
-    want_from_params,
-)
 
 
-def resolve_image(conn, module):
+def resolve_image(conn: Any, module: AnsibleModule, name_or_id: str) -> str:
     """The Glance id of option ``image`` (an id or a unique name)."""
-    name_or_id = module.params["image"]
     try:
         image = conn.image.find_image(name_or_id, ignore_missing=True)
     except Exception as exc:  # DuplicateResource when a name is shared, HTTP errors
@@ -219,61 +211,41 @@ def resolve_image(conn, module):
     if image is None:
         module.fail_json(msg=f"Option 'image': no Glance image has the id or name '{name_or_id}' (check the "
                              "name, and that the image is visible to this project).")
-    return image.id
+    return str(image.id)
 
 
-def argument_spec():
-    return openstack_argument_spec(
-        datastore=dict(type="str", required=True),
-        name=dict(type="str", required=True, aliases=["datastore_version"]),
-        version=dict(type="str"),
-        image=dict(type="str"),
-        image_tags=dict(type="list", elements="str"),
-        manager=dict(type="str", aliases=["datastore_manager"]),
-        active=dict(type="bool", default=True),
-        default=dict(type="bool"),
-        packages=dict(type="list", elements="str"),
-        registry_ext=dict(type="str"),
-        repl_strategy=dict(type="str"),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-    )
-
-
-def main():
-    module = AnsibleModule(
+def main() -> None:
+    module = OpenStackModule(
         argument_spec=argument_spec(),
         supports_check_mode=True,
-        mutually_exclusive=[("image", "image_tags")],
+        mutually_exclusive=MUTUALLY_EXCLUSIVE,
     )
-    params = module.params
     try:
-        # Validate before talking to the cloud.
-        want_from_params(params)
+        # Checked before talking to the cloud.
+        request = DatastoreVersionRequest.from_params(module.params)
     except TroveError as exc:
         module.fail_json(msg=exc.msg)
 
     conn = openstack_connect(module)
-    if not has_service(conn, "database", params):
+    if not has_service(conn, "database", module.params):
         module.fail_json(msg="The service catalog has no 'database' (Trove) endpoint for interface "
-                             f"'{params['interface']}'" + (f" in region '{params['region_name']}'"
-                                                           if params.get("region_name") else "")
+                             f"'{request.interface}'" + (f" in region '{request.region_name}'"
+                                                         if request.region_name else "")
                              + ": check the cloud, 'region_name' and 'interface'.")
 
     image_id = None
-    if params["state"] == "present" and params.get("image"):
-        image_id = resolve_image(conn, module)
+    if request.state == "present" and request.image:
+        image_id = resolve_image(conn, module, request.image)
 
-    admin = TroveAdmin(conn.session, interface=params["interface"], region_name=params.get("region_name"),
-                       retry=retry)
+    admin = TroveAdmin(conn.session, interface=request.interface, region_name=request.region_name, retry=retry)
     try:
-        want = want_from_params(params, image_id=image_id)
-        result = ensure_version(admin, want, state=params["state"], check_mode=module.check_mode)
+        result = ensure_version(admin, request.want(image_id), state=request.state, check_mode=module.check_mode)
     except TroveError as exc:
         module.fail_json(msg=exc.msg, status=exc.status, **exc.details)
     except OpenStackError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
     except Exception as exc:  # keystoneauth connection errors and the like
-        module.fail_json(msg=f"Talking to Trove failed: {describe_error(exc, params)}")
+        module.fail_json(msg=f"Talking to Trove failed: {describe_error(exc, module.params)}")
 
     if image_id:
         result["image_id"] = image_id

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils.trove_datastore import referenced_image_ids
+from ansible_collections.dbaas.guest_images.plugins.module_utils._trove.references import images_in_use
 
 MODULE = "dbaas.guest_images.trove_datastore_version"
 
@@ -196,7 +196,7 @@ def test_referenced_image_ids_lists_what_trove_points_at(trove, trove_admin, tro
     datastore = _datastore()
     assert run_tasks([_task(trove_auth, datastore=datastore, name="8.0", image=images["new"].id,
                             manager="mysql")]).ok
-    referenced = referenced_image_ids(trove_admin.session)
+    referenced = images_in_use(trove_admin).ids
     assert images["new"].id in referenced
     expected = {v["image"] for v in trove.versions(trove_admin) if v["image"]}
     assert set(referenced) == expected

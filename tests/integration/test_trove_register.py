@@ -45,8 +45,8 @@ def test_register_creates_then_reruns_unchanged_then_switches(
         {"name": image_a.name + "-raw", "image_id": image_b.id, "trove_datastore": datastore,
          "trove_datastore_version": "8.0", "disk_format": "raw"},
         {"name": "plain-debian", "image_id": image_b.id, "trove_datastore": ""},  # not a Trove image
-        {"name": image_b.name, "image_id": image_b.id, "datastore": datastore, "datastore_version": "8.4",
-         "manager": "mysql", "default": False},
+        {"name": image_b.name, "image_id": image_b.id, "trove_datastore": datastore, "trove_datastore_version": "8.4",
+         "trove_manager": "mysql", "default": False},
     ]
     cloud = {"auth": trove_auth["auth"], "auth_type": "password", "region_name": trove_auth["region_name"]}
 
@@ -79,7 +79,7 @@ def test_register_creates_then_reruns_unchanged_then_switches(
 def test_register_without_a_cloud_does_nothing(trove, trove_admin, published, run_tasks):
     suffix, (image_a, _image_b) = published
     datastore = f"none-{suffix}"
-    images = [{"id": image_a.id, "trove_datastore": datastore, "trove_datastore_version": "1",
+    images = [{"image_id": image_a.id, "trove_datastore": datastore, "trove_datastore_version": "1",
                "trove_manager": "mysql"}]
     skipped = run_tasks([_include(register_cloud="", register_images=images)])
     assert skipped.ok, skipped.output
@@ -91,7 +91,7 @@ def test_register_refuses_an_item_without_image_before_touching_trove(trove, tro
                                                                       run_tasks):
     suffix, (image_a, _image_b) = published
     datastore = f"bad-{suffix}"
-    images = [{"id": image_a.id, "trove_datastore": datastore, "trove_datastore_version": "1",
+    images = [{"image_id": image_a.id, "trove_datastore": datastore, "trove_datastore_version": "1",
                "trove_manager": "mysql"},
               {"trove_datastore": datastore, "trove_datastore_version": "2"}]
     cloud = {"auth": trove_auth["auth"], "auth_type": "password", "region_name": trove_auth["region_name"]}

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.connection import has_service
 from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.errors import retry
-from ansible_collections.dbaas.guest_images.plugins.module_utils.trove_datastore import TroveAdmin
+from ansible_collections.dbaas.guest_images.plugins.module_utils._trove.admin import TroveAdmin
 
 
 class ImagesInUse(NamedTuple):
@@ -18,6 +18,13 @@ class ImagesInUse(NamedTuple):
 
     ids: frozenset[str]
     tag_sets: tuple[tuple[str, ...], ...]
+
+
+def images_of(versions: list[dict[str, Any]]) -> ImagesInUse:
+    """What a list of (normalised) datastore versions points at."""
+    ids = frozenset(str(v["image"]) for v in versions if v.get("image"))
+    tag_sets = tuple(tuple(str(t) for t in v["image_tags"]) for v in versions if v.get("image_tags"))
+    return ImagesInUse(ids=ids, tag_sets=tag_sets)
 
 
 def images_in_use(conn: Any, interface: str | None = None, region_name: str | None = None) -> ImagesInUse | None:
@@ -29,7 +36,4 @@ def images_in_use(conn: Any, interface: str | None = None, region_name: str | No
     if not has_service(conn, "database", {"interface": interface, "region_name": region_name}):
         return None
     admin = TroveAdmin(conn.session, interface=interface, region_name=region_name, retry=retry)
-    versions = admin.list_versions()
-    ids = frozenset(str(v["image"]) for v in versions if v.get("image"))
-    tag_sets = tuple(tuple(str(t) for t in v["image_tags"]) for v in versions if v.get("image_tags"))
-    return ImagesInUse(ids=ids, tag_sets=tag_sets)
+    return images_of(admin.list_versions())

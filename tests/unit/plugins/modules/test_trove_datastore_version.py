@@ -3,7 +3,7 @@
 
 import yaml
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils.openstack import OPENSTACK_ARGUMENT_SPEC
+from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.connection import OPENSTACK_ARGUMENT_SPEC
 from ansible_collections.dbaas.guest_images.plugins.modules import trove_datastore_version as module
 
 

@@ -5,7 +5,13 @@ import json
 
 import pytest
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils import trove_datastore as td
+from ansible_collections.dbaas.guest_images.plugins.module_utils._trove import admin as ta
+from ansible_collections.dbaas.guest_images.plugins.module_utils._trove import datastore_version as dv
+from ansible_collections.dbaas.guest_images.plugins.module_utils._trove.references import images_in_use, images_of
+from ansible_collections.dbaas.guest_images.plugins.module_utils._trove.request import (
+    DatastoreVersionRequest,
+    argument_spec,
+)
 
 IMAGE_A = "b8e2b71b-9f83-45f2-a666-73522cf0461a"
 IMAGE_B = "0f5c2a31-2b7e-4c1e-9b0e-2f7f3c3c9a10"
@@ -32,11 +38,15 @@ def raw_version(**overrides):
 
 
 def params(**overrides):
-    values = {"datastore": "mysql", "name": "8.0", "version": None, "image": None, "image_tags": None,
-              "manager": None, "active": True, "default": None, "packages": None, "registry_ext": None,
-              "repl_strategy": None, "state": "present"}
+    """Module parameters as AnsibleModule hands them over: the spec's defaults, then the test's values."""
+    values = {name: option.get("default") for name, option in argument_spec().items()}
+    values.update(datastore="mysql", name="8.0")
     values.update(overrides)
     return values
+
+
+def want_from_params(values, image_id=None):
+    return DatastoreVersionRequest.from_params(values).want(image_id)
 
 
 class Response:
@@ -68,7 +78,7 @@ class FakeTrove:
         self.calls.append((method, path, json))
         if (method, path) in self.fail:
             return self.fail[(method, path)]
-        if method == "GET" and path == td.VERSIONS_PATH:
+        if method == "GET" and path == ta.VERSIONS_PATH:
             return Response(200, {"versions": self.versions})
         if method == "GET":
             found = [v for v in self.versions if path.endswith("/" + v["id"])]
@@ -98,19 +108,19 @@ class FakeTrove:
 
 
 def test_normalize_makes_trove_empty_markers_plain():
-    version = td.normalize_version(raw_version(image="", image_tags=[""], packages="a,b"))
+    version = ta.normalize_version(raw_version(image="", image_tags=[""], packages="a,b"))
     assert version["image"] is None
     assert version["image_tags"] == []
     assert version["packages"] == ["a", "b"]
 
 
 def test_want_defaults_number_to_name_and_sorts_tags():
-    want = td.want_from_params(params(image_tags=["trove", "mysql", "trove"], version=""))
+    want = want_from_params(params(image_tags=["trove", "mysql", "trove"], version=""))
     assert want["version"] == "8.0"
     assert want["image_tags"] == ["mysql", "trove"]
     assert want["image"] is None
-    assert td.want_from_params(params(version=8.4))["version"] == "8.4"
-    assert td.want_from_params(params(image_tags=["x" * 20, "a-b.c_d"]))["image_tags"] == ["a-b.c_d", "x" * 20]
+    assert want_from_params(params(version=8.4))["version"] == "8.4"
+    assert want_from_params(params(image_tags=["x" * 20, "a-b.c_d"]))["image_tags"] == ["a-b.c_d", "x" * 20]
 
 
 @pytest.mark.parametrize("overrides, option", [
@@ -124,94 +134,94 @@ def test_want_defaults_number_to_name_and_sorts_tags():
     ({"default": True, "active": False}, "'active: false'"),
 ])
 def test_want_refuses_bad_input_naming_the_option(overrides, option):
-    with pytest.raises(td.TroveError) as err:
-        td.want_from_params(params(**overrides))
+    with pytest.raises(ta.TroveError) as err:
+        want_from_params(params(**overrides))
     if option:
         assert option in err.value.msg
 
 
 def test_find_version_matches_datastore_name_and_number():
-    versions = [td.normalize_version(raw_version()),
-                td.normalize_version(raw_version(id="x", datastore_name="mariadb")),
-                td.normalize_version(raw_version(id="y", version="8.0.36"))]
-    assert td.find_version(versions, "mysql", "8.0", "8.0")["id"] == raw_version()["id"]
-    assert td.find_version(versions, "mysql", "8.0", "8.0.36")["id"] == "y"
-    assert td.find_version(versions, "mysql", "5.7", "5.7") is None
-    with pytest.raises(td.TroveError) as err:
-        td.find_version(versions, "mysql", "8.0")
+    versions = [ta.normalize_version(raw_version()),
+                ta.normalize_version(raw_version(id="x", datastore_name="mariadb")),
+                ta.normalize_version(raw_version(id="y", version="8.0.36"))]
+    assert dv.find_version(versions, "mysql", "8.0", "8.0")["id"] == raw_version()["id"]
+    assert dv.find_version(versions, "mysql", "8.0", "8.0.36")["id"] == "y"
+    assert dv.find_version(versions, "mysql", "5.7", "5.7") is None
+    with pytest.raises(ta.TroveError) as err:
+        dv.find_version(versions, "mysql", "8.0")
     assert "8.0, 8.0.36" in err.value.msg and "'version'" in err.value.msg
 
 
 def test_update_payload_is_empty_when_nothing_differs():
-    current = td.normalize_version(raw_version(default=True))
-    want = td.want_from_params(params(manager="mysql", default=True), image_id=IMAGE_A)
-    assert td.update_payload(current, want) == {}
-    assert td.plan(current, want) == ("none", None)
+    current = ta.normalize_version(raw_version(default=True))
+    want = want_from_params(params(manager="mysql", default=True), image_id=IMAGE_A)
+    assert dv.update_payload(current, want) == {}
+    assert dv.plan(current, want) == ("none", None)
 
 
 def test_update_payload_holds_only_the_differences():
-    current = td.normalize_version(raw_version())
-    want = td.want_from_params(params(active=False, packages=["x"]), image_id=IMAGE_B)
-    assert td.update_payload(current, want) == {"image": IMAGE_B, "active": False, "packages": ["x"]}
-    want = td.want_from_params(params(default=True, manager="mariadb"), image_id=IMAGE_A)
-    assert td.update_payload(current, want) == {"datastore_manager": "mariadb", "default": True}
+    current = ta.normalize_version(raw_version())
+    want = want_from_params(params(active=False, packages=["x"]), image_id=IMAGE_B)
+    assert dv.update_payload(current, want) == {"image": IMAGE_B, "active": False, "packages": ["x"]}
+    want = want_from_params(params(default=True, manager="mariadb"), image_id=IMAGE_A)
+    assert dv.update_payload(current, want) == {"datastore_manager": "mariadb", "default": True}
 
 
 def test_unmanaged_fields_are_left_alone():
-    current = td.normalize_version(raw_version(default=True, datastore_manager="mysql"))
-    want = td.want_from_params(params(active=True), image_id=IMAGE_A)
+    current = ta.normalize_version(raw_version(default=True, datastore_manager="mysql"))
+    want = want_from_params(params(active=True), image_id=IMAGE_A)
     assert want["default"] is None and want["datastore_manager"] is None
-    assert td.update_payload(current, want) == {}
+    assert dv.update_payload(current, want) == {}
 
 
 def test_default_false_unsets_a_default_version():
-    current = td.normalize_version(raw_version(default=True))
-    want = td.want_from_params(params(default=False), image_id=IMAGE_A)
-    assert td.update_payload(current, want) == {"default": False}
+    current = ta.normalize_version(raw_version(default=True))
+    want = want_from_params(params(default=False), image_id=IMAGE_A)
+    assert dv.update_payload(current, want) == {"default": False}
 
 
 def test_tags_replace_an_image_id_and_compare_unordered():
-    current = td.normalize_version(raw_version())
-    want = td.want_from_params(params(image_tags=["trove", "mysql"]))
-    assert td.update_payload(current, want) == {"image_tags": ["mysql", "trove"]}
-    tagged = td.normalize_version(raw_version(image="", image_tags=["trove", "mysql"]))
-    assert td.update_payload(tagged, want) == {}
+    current = ta.normalize_version(raw_version())
+    want = want_from_params(params(image_tags=["trove", "mysql"]))
+    assert dv.update_payload(current, want) == {"image_tags": ["mysql", "trove"]}
+    tagged = ta.normalize_version(raw_version(image="", image_tags=["trove", "mysql"]))
+    assert dv.update_payload(tagged, want) == {}
 
 
 def test_create_payload_defaults_manager_only_for_known_managers():
-    body = td.create_payload(td.want_from_params(params(), image_id=IMAGE_A))
+    body = dv.create_payload(want_from_params(params(), image_id=IMAGE_A))
     assert body == {"version": {"datastore_name": "mysql", "name": "8.0", "version": "8.0",
                                 "datastore_manager": "mysql", "active": True, "default": False,
                                 "image": IMAGE_A}}
-    with pytest.raises(td.TroveError) as err:
-        td.create_payload(td.want_from_params(params(datastore="custom"), image_id=IMAGE_A))
+    with pytest.raises(ta.TroveError) as err:
+        dv.create_payload(want_from_params(params(datastore="custom"), image_id=IMAGE_A))
     assert "Option 'manager'" in err.value.msg
-    body = td.create_payload(td.want_from_params(params(datastore="custom", manager="mariadb",
+    body = dv.create_payload(want_from_params(params(datastore="custom", manager="mariadb",
                                                         registry_ext="my.Manager"), image_id=IMAGE_A))
     assert body["version"]["datastore_manager"] == "mariadb"
     assert body["version"]["registry_ext"] == "my.Manager"
 
 
 def test_create_needs_an_image():
-    with pytest.raises(td.TroveError) as err:
-        td.create_payload(td.want_from_params(params()))
+    with pytest.raises(ta.TroveError) as err:
+        dv.create_payload(want_from_params(params()))
     assert "'image'" in err.value.msg and "'image_tags'" in err.value.msg
 
 
 def test_paths_and_filter():
-    assert td.version_path() == "/mgmt/datastore-versions"
-    assert td.version_path("abc") == "/mgmt/datastore-versions/abc"
-    with pytest.raises(td.TroveError):
-        td.version_path("../x/y")
-    assert td.endpoint_filter() == {"service_type": "database", "interface": "public"}
-    assert td.endpoint_filter("internal", "R1") == {
+    assert ta.version_path() == "/mgmt/datastore-versions"
+    assert ta.version_path("abc") == "/mgmt/datastore-versions/abc"
+    with pytest.raises(ta.TroveError):
+        ta.version_path("../x/y")
+    assert ta.endpoint_filter() == {"service_type": "database", "interface": "public"}
+    assert ta.endpoint_filter("internal", "R1") == {
         "service_type": "database", "interface": "internal", "region_name": "R1"}
 
 
 def test_error_message_reads_trove_fault_bodies():
-    assert td.error_message(Response(400, {"badRequest": {"code": 400, "message": "Image x cannot be found."}})) \
+    assert ta.error_message(Response(400, {"badRequest": {"code": 400, "message": "Image x cannot be found."}})) \
         == "Image x cannot be found."
-    assert td.error_message(Response(502, "<html>bad gateway</html>")) == "<html>bad gateway</html>"
+    assert ta.error_message(Response(502, "<html>bad gateway</html>")) == "<html>bad gateway</html>"
 
 
 # -- against the fake session --------------------------------------------------------------------------
@@ -219,16 +229,16 @@ def test_error_message_reads_trove_fault_bodies():
 
 def test_ensure_creates_then_is_idempotent():
     fake = FakeTrove()
-    admin = td.TroveAdmin(fake)
-    want = td.want_from_params(params(default=True), image_id=IMAGE_A)
-    result = td.ensure_version(admin, want)
+    admin = ta.TroveAdmin(fake)
+    want = want_from_params(params(default=True), image_id=IMAGE_A)
+    result = dv.ensure_version(admin, want)
     assert result["changed"] is True and result["action"] == "create"
-    assert fake.writes() == [("POST", "/mgmt/datastore-versions", td.create_payload(want))]
+    assert fake.writes() == [("POST", "/mgmt/datastore-versions", dv.create_payload(want))]
     assert result["version"]["image"] == IMAGE_A
     assert result["diff"]["before"] == {}
 
     fake.calls.clear()
-    again = td.ensure_version(admin, want)
+    again = dv.ensure_version(admin, want)
     assert again["changed"] is False
     assert fake.writes() == []
     assert again["diff"]["before"] == again["diff"]["after"]
@@ -236,8 +246,8 @@ def test_ensure_creates_then_is_idempotent():
 
 def test_ensure_updates_in_place_with_one_patch():
     fake = FakeTrove([{}])
-    admin = td.TroveAdmin(fake)
-    result = td.ensure_version(admin, td.want_from_params(params(), image_id=IMAGE_B))
+    admin = ta.TroveAdmin(fake)
+    result = dv.ensure_version(admin, want_from_params(params(), image_id=IMAGE_B))
     assert result["action"] == "update"
     assert fake.writes() == [("PATCH", "/mgmt/datastore-versions/" + raw_version()["id"], {"image": IMAGE_B})]
     assert result["diff"]["before"]["image"] == IMAGE_A
@@ -246,44 +256,44 @@ def test_ensure_updates_in_place_with_one_patch():
 
 def test_check_mode_sends_nothing_but_predicts():
     fake = FakeTrove([{}])
-    admin = td.TroveAdmin(fake)
-    result = td.ensure_version(admin, td.want_from_params(params(image_tags=["t"])), check_mode=True)
+    admin = ta.TroveAdmin(fake)
+    result = dv.ensure_version(admin, want_from_params(params(image_tags=["t"])), check_mode=True)
     assert result["changed"] is True
     assert fake.writes() == []
     assert result["version"]["image"] is None
     assert result["version"]["image_tags"] == ["t"]
 
-    created = td.ensure_version(admin, td.want_from_params(params(name="8.4"), image_id=IMAGE_A), check_mode=True)
+    created = dv.ensure_version(admin, want_from_params(params(name="8.4"), image_id=IMAGE_A), check_mode=True)
     assert created["action"] == "create" and created["version"]["image"] == IMAGE_A
     assert fake.writes() == []
 
 
 def test_absent_deletes_once():
     fake = FakeTrove([{}])
-    admin = td.TroveAdmin(fake)
-    want = td.want_from_params(params())
-    assert td.ensure_version(admin, want, state="absent", check_mode=True)["changed"] is True
+    admin = ta.TroveAdmin(fake)
+    want = want_from_params(params())
+    assert dv.ensure_version(admin, want, state="absent", check_mode=True)["changed"] is True
     assert fake.writes() == []
-    result = td.ensure_version(admin, want, state="absent")
+    result = dv.ensure_version(admin, want, state="absent")
     assert result["changed"] is True and result["version"] is None
     assert fake.writes() == [("DELETE", "/mgmt/datastore-versions/" + raw_version()["id"], None)]
-    assert td.ensure_version(admin, want, state="absent")["changed"] is False
+    assert dv.ensure_version(admin, want, state="absent")["changed"] is False
 
 
 def test_trove_refusal_becomes_a_plain_error():
     fake = FakeTrove()
-    fake.fail[("POST", td.VERSIONS_PATH)] = Response(400, {"badRequest": {"message": "Image x cannot be found."}})
-    with pytest.raises(td.TroveError) as err:
-        td.ensure_version(td.TroveAdmin(fake), td.want_from_params(params(), image_id=IMAGE_A))
+    fake.fail[("POST", ta.VERSIONS_PATH)] = Response(400, {"badRequest": {"message": "Image x cannot be found."}})
+    with pytest.raises(ta.TroveError) as err:
+        dv.ensure_version(ta.TroveAdmin(fake), want_from_params(params(), image_id=IMAGE_A))
     assert err.value.status == 400
     assert "mysql/8.0" in err.value.msg and "Image x cannot be found." in err.value.msg
 
 
 def test_internal_error_on_create_points_at_the_manager():
     fake = FakeTrove()
-    fake.fail[("POST", td.VERSIONS_PATH)] = Response(500, {"computeFault": {"message": "Internal Server Error."}})
-    with pytest.raises(td.TroveError) as err:
-        td.ensure_version(td.TroveAdmin(fake), td.want_from_params(params(manager="odd"), image_id=IMAGE_A))
+    fake.fail[("POST", ta.VERSIONS_PATH)] = Response(500, {"computeFault": {"message": "Internal Server Error."}})
+    with pytest.raises(ta.TroveError) as err:
+        dv.ensure_version(ta.TroveAdmin(fake), want_from_params(params(manager="odd"), image_id=IMAGE_A))
     assert "manager 'odd'" in err.value.msg
 
 
@@ -306,7 +316,7 @@ def test_reads_are_retried_through_the_given_retry():
                 attempts.append(exc.status_code)
         raise AssertionError("no answer")
 
-    versions = td.TroveAdmin(fake, retry=retry).list_versions()
+    versions = ta.TroveAdmin(fake, retry=retry).list_versions()
     assert attempts == [503]
     assert versions[0]["id"] == raw_version()["id"]
 
@@ -314,5 +324,19 @@ def test_reads_are_retried_through_the_given_retry():
 def test_referenced_image_ids():
     fake = FakeTrove([{}, {"id": "b", "image": IMAGE_B}, {"id": "c", "image": "", "image_tags": ["t"]},
                       {"id": "d", "image": IMAGE_A}])
-    assert td.referenced_image_ids(fake) == sorted([IMAGE_A, IMAGE_B])
-    assert td.referenced_image_ids(FakeTrove([{}], endpoint=None)) == []
+    assert sorted(images_of(ta.TroveAdmin(fake).list_versions()).ids) == sorted([IMAGE_A, IMAGE_B])
+    assert images_of(ta.TroveAdmin(fake).list_versions()).tag_sets == (("t",),)
+
+
+class NoTroveCatalog:
+    """A connection whose service catalog has no database endpoint."""
+
+    class session:  # noqa: N801 - stands in for the attribute of a Connection
+        class auth:  # noqa: N801
+            @staticmethod
+            def get_access(_session):
+                raise LookupError("no catalog")
+
+
+def test_a_cloud_without_trove_uses_no_image():
+    assert images_in_use(NoTroveCatalog()) is None
