@@ -196,6 +196,15 @@ from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.erro
     describe_error,
     retry,
 )
+from ansible_collections.dbaas.guest_images.plugins.module_utils._trove.admin import TroveAdmin, TroveError  # noqa: E402
+from ansible_collections.dbaas.guest_images.plugins.module_utils._trove.datastore_version import (  # noqa: E402
+    ensure_version,
+)
+from ansible_collections.dbaas.guest_images.plugins.module_utils._trove.request import (  # noqa: E402
+    MUTUALLY_EXCLUSIVE,
+    DatastoreVersionRequest,
+    argument_spec,
+)
 
 
 def resolve_image(conn: Any, module: AnsibleModule, name_or_id: str) -> str:

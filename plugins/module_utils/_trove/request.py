@@ -15,8 +15,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils._trove.admin import TroveError
 from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.connection import openstack_argument_spec
+from ansible_collections.dbaas.guest_images.plugins.module_utils._trove.admin import TroveError
 
 # Trove's API schema for image tags: 1-20 characters with a letter or digit; tags are
 # stored comma-separated, so a comma would split one.
