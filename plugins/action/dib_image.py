@@ -40,8 +40,8 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_fingerprint import tree_sha256
-from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_progress import (
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.fingerprint import tree_sha256
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.progress import (
     format_line,
     progress_path,
     read_state,

@@ -102,7 +102,7 @@ def test_pack_and_stage_command_roundtrip(tmp_path):
     staged_hook = stage / "elements" / "trove-guest" / "install.d" / "50-agent"
     assert oct(staged_hook.stat().st_mode & 0o777) == oct(0o750)
     assert os.readlink(str(stage / "elements" / "trove-guest" / "link")) == "install.d/50-agent"
-    from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_fingerprint import tree_sha256
+    from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.fingerprint import tree_sha256
 
     assert tree_sha256(str(stage / "elements")) == tree_sha256(str(src))
     with tarfile.open(str(archive)) as handle:

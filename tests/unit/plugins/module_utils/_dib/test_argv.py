@@ -1,7 +1,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The disk-image-create argv and environment."""
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils import dib_argv
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib import argv as dib_argv
 
 
 def test_argv_full():

@@ -1,6 +1,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Check DIB's outputs and move them into place atomically.
 
+PRIVATE to the collection: no compatibility promise outside it.
+
 Invariant kept by this module: whenever ``<dest>/<name>.fingerprint.json``
 exists, every output it lists is at its path with the size and sha256 it
 records.  Outputs at final paths that no valid fingerprint file accounts
@@ -17,9 +19,10 @@ import os
 import subprocess
 import tarfile
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_argv import FORMAT_SUFFIX, output_path
-from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_fingerprint import (
-    file_sha256,
+from ansible_collections.dbaas.guest_images.plugins.module_utils._common.files import FileProblem, check_readable_file
+from ansible_collections.dbaas.guest_images.plugins.module_utils._common.hashing import file_digest
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.argv import FORMAT_SUFFIX, output_path
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.fingerprint import (
     fingerprint_path,
     load_record,
     write_record,
@@ -48,8 +51,10 @@ def verify_output(path: str, fmt: str) -> None:
     """Raise :class:`OutputError` unless ``path`` is a sound image of type ``fmt``."""
     if not os.path.isfile(path):
         raise OutputError(f"DIB reported success but did not write {path}")
-    if os.path.getsize(path) == 0:
-        raise OutputError(f"DIB wrote an empty {path}")
+    try:
+        check_readable_file(path)
+    except FileProblem as exc:
+        raise OutputError(f"DIB wrote an unusable output: {exc}") from None
     if fmt in QEMU_FORMAT:
         info = _qemu_img(["info", "--output=json", "-f", QEMU_FORMAT[fmt], path])
         if info.returncode != 0:
@@ -100,7 +105,7 @@ def describe_outputs(staged: dict[str, str], dest: str, name: str) -> list[dict]
                 "path": output_path(dest, name, fmt),
                 "format": fmt,
                 "size": os.path.getsize(path),
-                "sha256": file_sha256(path),
+                "sha256": file_digest(path, "sha256"),
             }
         )
     return images

@@ -1,6 +1,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Read a diskimage-builder log: what went wrong, and where the build is.
 
+PRIVATE to the collection: no compatibility promise outside it.
+
 DIB logs every line as ``YYYY-mm-dd HH:MM:SS.mmm | text``.  Hooks are run by
 ``dib-run-parts``, which announces each phase (``Running hooks from
 .../hooks/install.d``) and each script (``dib-run-parts Running

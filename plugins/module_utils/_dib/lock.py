@@ -1,6 +1,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """One build per output image at a time: ``flock`` on ``<dest>/.<name>.lock``.
 
+PRIVATE to the collection: no compatibility promise outside it.
+
 ``flock`` locks belong to the open file and vanish when the holder dies, so
 a killed build never leaves a stale lock behind.  The holder writes its PID
 into the file so a waiting build can say who it is waiting for.

@@ -1,6 +1,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Find the build host's Debian/Ubuntu archive mirrors in its apt sources.
 
+PRIVATE to the collection: no compatibility promise outside it.
+
 diskimage-builder fetches packages from upstream hosts unless told otherwise
 (``DIB_DISTRIBUTION_MIRROR``, ``DIB_DEBIAN_SECURITY_MIRROR``).  A build host
 usually already knows a mirror it can reach: its own apt configuration.  This

@@ -1,6 +1,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Find diskimage-builder elements and expand their dependencies.
 
+PRIVATE to the collection: no compatibility promise outside it.
+
 DIB itself expands ``element-deps`` / ``element-provides`` when a build
 starts; we need the same answer *before* the build, to refuse an unknown
 element early and to fingerprint the content of every element the build

@@ -6,7 +6,7 @@ from collections import namedtuple
 
 import pytest
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils import dib_validate as v
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib import validate as v
 
 
 @pytest.mark.parametrize("name", ["", "  ", "a/b", "..", "x..y", ".hidden", "with space"])

@@ -1,6 +1,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The ``disk-image-create`` command line and environment for one build.
 
+PRIVATE to the collection: no compatibility promise outside it.
+
 Everything is passed explicitly: an argv list (never a shell string) and a
 complete environment dict, so the build does not depend on what happens to
 be exported in the calling process.

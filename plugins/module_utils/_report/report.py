@@ -1,6 +1,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The build report: one row per image, as JSON and as Markdown.
 
+PRIVATE to the collection: no compatibility promise outside it.
+
 A row is made from a ``dbaas.guest_images.dib_image`` result (or the failed
 result of a build) by :func:`report_row`; :func:`report` puts the rows of
 every build host together and :func:`render_markdown` renders the document

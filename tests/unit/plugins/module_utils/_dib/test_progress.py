@@ -5,7 +5,7 @@
 import json
 import time
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils import dib_progress as pg
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib import progress as pg
 
 # Excerpt of a real DIB 3.43 log (debian-minimal cloud-init cloud-init-datasources,
 # -t qcow2,tar), lines in their original order, work folder renamed.

@@ -4,7 +4,7 @@
 import subprocess
 import time
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils import dib_cleanup as cl
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib import cleanup as cl
 
 MOUNTS = """\
 /dev/vda / ext4 rw,relatime 0 0

@@ -7,7 +7,7 @@ on a build host (lines kept in order, long stretches of package output cut
 where marked).
 """
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils import dib_log
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib import log as dib_log
 
 # debian-minimal cloud-init cloud-init-datasources without DIB_CLOUD_INIT_DATASOURCES.
 DATASOURCES_UNSET = """\

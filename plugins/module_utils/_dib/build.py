@@ -1,7 +1,10 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """One ``dib_image`` run: validate, decide, build, verify, publish.
 
-The module file is a thin shell around :func:`run`.  ``run`` returns the
+PRIVATE to the collection: no compatibility promise outside it.
+
+The module file is a thin shell around :func:`run`, which takes a
+:class:`DibImageRequest`.  ``run`` returns the
 result dict of the module contract or raises :class:`BuildError` whose
 ``extra`` carries the structured detail (``log_path``, ``failed_hook``).
 
@@ -13,39 +16,40 @@ Failure handling, in one place:
   group is killed, mounts and loop devices under the work folder are
   released and the folder is deleted;
 * if the module itself is killed with SIGKILL (Ansible's async timeout
-  does that to the module's process group), a small guardian process,
-  forked before DIB starts and living in its own session, notices that
-  the module is gone and does the same cleanup.
+  does that to the module's process group), the guardian
+  (:mod:`._dib.guardian`) notices that the module is gone and does the
+  same cleanup.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import tempfile
 import time
+from types import FrameType
+from typing import Any, Callable
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils import dib_validate as validate
-from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_argv import (
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib import validate
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.argv import (
     build_argv,
     build_environment,
     output_path,
 )
-from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_cleanup import (
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.cleanup import (
     cleanup_build,
     release_host_resources,
     remove_tree,
 )
-from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_elements import (
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.elements import (
     ElementError,
     dib_elements_dir,
     resolve_elements,
     with_dib_defaults,
 )
-from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_fingerprint import (
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.fingerprint import (
     FINGERPRINT_VERSION,
     compute_components,
     decide,
@@ -53,23 +57,25 @@ from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_fingerprint
     fingerprint_of,
     load_record,
 )
-from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_lock import ImageLock, LockTimeout, cache_lock
-from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_log import extract_errors, hook_label, tail_lines
-from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_outputs import (
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.guardian import start_guardian
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.lock import ImageLock, LockTimeout, cache_lock
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.log import extract_errors, hook_label, tail_lines
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.outputs import (
     OutputError,
     describe_outputs,
     prune_unaccounted,
     publish,
 )
-from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_progress import (
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.progress import (
     LogFollower,
     new_state,
     progress_path,
 )
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.request import DibImageRequest
 
 
 class BuildError(Exception):
-    def __init__(self, message: str, **extra):
+    def __init__(self, message: str, **extra: Any):
         super().__init__(message)
         self.extra = extra
 
@@ -114,75 +120,16 @@ def _hook_element(hook: str | None, resolved: dict[str, str]) -> str | None:
     return None
 
 
-# --- the guardian ---------------------------------------------------------
-
-def _start_guardian(work_dir: str, log_src: str, log_dst: str, status: str, keep_fds: list[int]) -> tuple[int, int]:
-    """Fork a process that cleans up after the build if this process dies.
-
-    Returns ``(pid, write_fd)``.  Write ``pgid N`` lines and finally
-    ``done`` to ``write_fd``; if the pipe closes without ``done`` (this
-    process was killed), the guardian kills the group and cleans up.
-    """
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid:
-        os.close(read_fd)
-        return pid, write_fd
-    # Child: must never return into the module's code.
-    try:
-        os.setsid()
-        # Detach from the module's stdout/stderr, or Ansible would wait for us.
-        devnull = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(devnull, fd)
-        keep = {0, 1, 2, read_fd} | set(keep_fds)
-        for entry in os.listdir("/proc/self/fd"):
-            fd = int(entry)
-            if fd not in keep:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)
-        data = b""
-        while True:
-            chunk = os.read(read_fd, 4096)
-            if not chunk:
-                break
-            data += chunk
-        lines = data.decode("ascii", "replace").splitlines()
-        if "done" not in lines:
-            pgid = None
-            for line in lines:
-                if line.startswith("pgid "):
-                    pgid = int(line.split()[1])
-            cleanup_build_after_death(work_dir, pgid, log_src, log_dst, status)
-    finally:
-        os._exit(0)
-
-
-def cleanup_build_after_death(work_dir: str, pgid: int | None, log_src: str, log_dst: str, status: str) -> None:
-    if os.path.exists(log_src):
-        try:
-            with open(log_src, "a") as handle:
-                handle.write("dib_image: the module process died; build killed and cleaned up\n")
-            shutil.move(log_src, log_dst)
-        except OSError:
-            pass
-    cleanup_build(work_dir, pgid)
-    with contextlib.suppress(OSError):
-        os.unlink(status)
-
-
 # --- the run ----------------------------------------------------------------
 
-def _validate(params: dict, check_mode: bool) -> tuple[str, list[str]]:
-    validate.check_name(params["name"])
-    validate.check_formats(params["formats"])
-    validate.check_numbers(params.get("size"), params["timeout"], params["lock_timeout"], params["max_age"])
-    validate.check_environment(params["environment"])
-    validate.check_inputs(params["inputs"], params["environment"])
-    validate.check_element_paths(params["element_paths"])
-    dib_command = validate.find_dib_command(params.get("dib_command"))
+def _validate(request: DibImageRequest, check_mode: bool) -> tuple[str, list[str]]:
+    validate.check_name(request.name)
+    validate.check_formats(request.formats)
+    validate.check_numbers(request.size, request.timeout, request.lock_timeout, request.max_age)
+    validate.check_environment(request.environment)
+    validate.check_inputs(request.inputs, request.environment)
+    validate.check_element_paths(request.element_paths)
+    dib_command = validate.find_dib_command(request.dib_command)
     dib_elements = dib_elements_dir(dib_command)
     if not dib_elements:
         raise validate.InvalidOption(
@@ -190,61 +137,53 @@ def _validate(params: dict, check_mode: bool) -> tuple[str, list[str]]:
             f"cannot find diskimage-builder's own elements next to '{dib_command}'; is it a diskimage-builder"
             " install? Run the dbaas.guest_images.build_host role",
         )
-    search = list(params["element_paths"]) + [dib_elements]
-    validate.check_elements(params["elements"], search)
+    search = list(request.element_paths) + [dib_elements]
+    validate.check_elements(request.elements, search)
     if check_mode:
-        if os.path.isdir(params["dest"]) and not os.access(params["dest"], os.W_OK | os.X_OK):
-            raise validate.InvalidOption("dest", "'{}' is not writable by this user".format(params["dest"]))
+        if os.path.isdir(request.dest) and not os.access(request.dest, os.W_OK | os.X_OK):
+            raise validate.InvalidOption("dest", f"'{request.dest}' is not writable by this user")
     else:
-        validate.ensure_dest(params["dest"])
+        validate.ensure_dest(request.dest)
     return dib_command, search
 
 
-def _cache_dir(params: dict) -> str:
-    """The DIB image cache this build uses (DIB's own default when none is given)."""
-    path = params.get("cache_dir") or (params.get("environment") or {}).get("DIB_IMAGE_CACHE")
+def cache_dir_for(cache_dir: str | None, environment: dict[str, str]) -> str:
+    """The DIB image cache a build uses (DIB's own default when none is given); created when missing."""
+    path = cache_dir or environment.get("DIB_IMAGE_CACHE")
     path = os.path.abspath(os.path.expanduser(path or "~/.cache/image-create"))
     os.makedirs(path, exist_ok=True)
     return path
 
 
-def run(params: dict, check_mode: bool = False, diff_mode: bool = False) -> dict:
+def run(request: DibImageRequest, check_mode: bool = False, diff_mode: bool = False) -> dict[str, Any]:
     started = time.time()
-    name, dest = params["name"], os.path.abspath(params["dest"])
-    # Relative element paths would be read from DIB's own working folder; pin them here.
-    params = dict(
-        params,
-        dest=dest,
-        element_paths=[os.path.abspath(p) for p in params["element_paths"]],
-        inputs={k: os.path.abspath(os.path.expanduser(v)) for k, v in params.get("inputs", {}).items()},
-    )
+    name, dest = request.name, request.dest
     try:
-        dib_command, search = _validate(params, check_mode)
+        dib_command, search = _validate(request, check_mode)
         try:
-            resolved = resolve_elements(with_dib_defaults(params["elements"], params["arch"]), search)
+            resolved = resolve_elements(with_dib_defaults(request.elements, request.arch), search)
         except ElementError as exc:
             raise validate.InvalidOption("elements", str(exc)) from exc
     except validate.InvalidOption as exc:
         raise BuildError(str(exc), option=exc.option) from exc
 
     base_env = build_environment(
-        dib_command=dib_command, element_paths=params["element_paths"], environment={}, inputs={},
+        dib_command=dib_command, element_paths=request.element_paths, environment={}, inputs={},
         tmp_dir=tempfile.gettempdir(),
     )
     version = dib_version(dib_command, base_env)
-    inputs = {var: os.path.abspath(path) for var, path in params["inputs"].items()}
     components = compute_components(
-        elements=params["elements"], resolved_elements=resolved, environment=params["environment"],
-        packages=params["packages"], formats=params["formats"], size=params.get("size"), arch=params["arch"],
-        dib_version=version, inputs=inputs,
+        elements=request.elements, resolved_elements=resolved, environment=request.environment,
+        packages=request.packages, formats=request.formats, size=request.size, arch=request.arch,
+        dib_version=version, inputs=request.inputs,
     )
     fingerprint = fingerprint_of(components)
-    expected = [output_path(dest, name, fmt) for fmt in params["formats"]]
+    expected = [output_path(dest, name, fmt) for fmt in request.formats]
     record = load_record(dest, name)
     build, reason, changed_inputs = decide(
-        record, fingerprint, components, expected, force=params["force"], max_age_hours=params["max_age"]
+        record, fingerprint, components, expected, force=request.force, max_age_hours=request.max_age
     )
-    result = {
+    result: dict[str, Any] = {
         "changed": False,
         "built": False,
         "fingerprint": fingerprint,
@@ -268,28 +207,28 @@ def run(params: dict, check_mode: bool = False, diff_mode: bool = False) -> dict
         return result
 
     try:
-        validate.check_free_space(dest, params.get("size"), params["formats"])
+        validate.check_free_space(dest, request.size, request.formats)
     except validate.InvalidOption as exc:
         raise BuildError(str(exc), option=exc.option) from exc
 
-    lock = ImageLock(dest, name, params["lock_timeout"])
+    lock = ImageLock(dest, name, request.lock_timeout)
     try:
         lock.acquire()
     except LockTimeout as exc:
         raise BuildError(str(exc), lock_path=lock.path, holder_pid=exc.holder_pid) from exc
     try:
-        if not params["force"]:
+        if not request.force:
             # Someone else may have built while we waited for the lock; their result may be ours.
             record = load_record(dest, name)
             build, reason, changed_inputs = decide(
-                record, fingerprint, components, expected, force=False, max_age_hours=params["max_age"]
+                record, fingerprint, components, expected, force=False, max_age_hours=request.max_age
             )
-            if not build:
+            if not build and record is not None:
                 result.update(reason=reason + " (built by a concurrent run)", changed_inputs=[],
                               images=record["images"], duration=round(time.time() - started, 3))
                 return result
 
-        def make_record(images: list[dict], duration: float) -> dict:
+        def make_record(images: list[dict[str, Any]], duration: float) -> dict[str, Any]:
             return {
                 "version": FINGERPRINT_VERSION,
                 "fingerprint": fingerprint,
@@ -302,13 +241,14 @@ def run(params: dict, check_mode: bool = False, diff_mode: bool = False) -> dict
                 "log_path": log_path_for(dest, name),
             }
 
-        cache = cache_lock(_cache_dir(params), max(1.0, params["lock_timeout"] - lock.waited))
+        cache = cache_lock(cache_dir_for(request.cache_dir, request.environment),
+                           max(1.0, request.lock_timeout - lock.waited))
         try:
             cache.acquire()
         except LockTimeout as exc:
             raise BuildError(str(exc), lock_path=cache.path, holder_pid=exc.holder_pid) from exc
         try:
-            images = _build(params, dib_command, resolved, inputs, lock, make_record)
+            images = _build(request, dib_command, resolved, lock, make_record)
         finally:
             cache.release()
     finally:
@@ -317,9 +257,14 @@ def run(params: dict, check_mode: bool = False, diff_mode: bool = False) -> dict
     return result
 
 
-def _build(params: dict, dib_command: str, resolved: dict[str, str], inputs: dict[str, str], lock: ImageLock,
-           make_record) -> list[dict]:
-    name, dest = params["name"], params["dest"]
+def _build(
+    request: DibImageRequest,
+    dib_command: str,
+    resolved: dict[str, str],
+    lock: ImageLock,
+    make_record: Callable[[list[dict[str, Any]], float], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    name, dest = request.name, request.dest
     prune_unaccounted(dest, name)
     work_dir = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=dest)
     tmp_dir = os.path.join(work_dir, "tmp")
@@ -332,24 +277,24 @@ def _build(params: dict, dib_command: str, resolved: dict[str, str], inputs: dic
     status = progress_path(dest, name)
 
     argv = build_argv(
-        dib_command, out_base=os.path.join(out_dir, name), formats=params["formats"], elements=params["elements"],
-        logfile=dib_log, size=params.get("size"), arch=params["arch"], packages=params["packages"],
+        dib_command, out_base=os.path.join(out_dir, name), formats=request.formats, elements=request.elements,
+        logfile=dib_log, size=request.size, arch=request.arch, packages=request.packages,
     )
     env = build_environment(
-        dib_command=dib_command, element_paths=params["element_paths"], environment=params["environment"],
-        inputs=inputs, tmp_dir=tmp_dir, cache_dir=params.get("cache_dir"),
+        dib_command=dib_command, element_paths=request.element_paths, environment=request.environment,
+        inputs=request.inputs, tmp_dir=tmp_dir, cache_dir=request.cache_dir,
     )
 
-    guardian_pid, guardian_fd = _start_guardian(work_dir, dib_log, final_log, status, [lock.fd])
-    previous = {}
+    guardian = start_guardian(work_dir, dib_log, final_log, status, [lock.fd])
+    previous: dict[int, Any] = {}
 
-    def on_signal(signum, _frame):
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
         raise Interrupted(signum)
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         previous[sig] = signal.signal(sig, on_signal)
 
-    proc = None
+    proc: subprocess.Popen[bytes] | None = None
     follower = None
     started = time.time()
     try:
@@ -359,23 +304,21 @@ def _build(params: dict, dib_command: str, resolved: dict[str, str], inputs: dic
                     argv, env=env, cwd=out_dir, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
-            os.write(guardian_fd, f"pgid {proc.pid}\n".encode("ascii"))
+            guardian.watch(proc.pid)
             follower = LogFollower(dib_log, status, new_state(name, os.getpid(), started))
             follower.start()
             try:
-                rc = proc.wait(timeout=params["timeout"])
+                rc = proc.wait(timeout=request.timeout)
             except subprocess.TimeoutExpired:
                 raise BuildError(
-                    f"DIB build of '{name}' did not finish within timeout={params['timeout']} s; it was killed and"
+                    f"DIB build of '{name}' did not finish within timeout={request.timeout} s; it was killed and"
                     " cleaned up. Raise timeout if the build is just slow (see the log).",
                     log_path=final_log, failed_hook=None,
                 ) from None
             follower.stop()
             if rc != 0:
                 raise _failure(name, rc, dib_log, stdout_path, final_log, resolved)
-            staged = {}
-            for fmt in params["formats"]:
-                staged[fmt] = output_path(out_dir, name, fmt)
+            staged = {fmt: output_path(out_dir, name, fmt) for fmt in request.formats}
             try:
                 images = describe_outputs(staged, dest, name)
             except OutputError as exc:
@@ -413,11 +356,7 @@ def _build(params: dict, dib_command: str, resolved: dict[str, str], inputs: dic
             signal.signal(sig, handler)
         with contextlib.suppress(OSError):
             os.unlink(status)
-        try:
-            os.write(guardian_fd, b"done\n")
-        finally:
-            os.close(guardian_fd)
-            os.waitpid(guardian_pid, 0)
+        guardian.release()
 
 
 def _move_log(dib_log: str, stdout_path: str, final_log: str) -> None:
@@ -441,7 +380,9 @@ def _move_log(dib_log: str, stdout_path: str, final_log: str) -> None:
             os.unlink(path)
 
 
-def _failure(name: str, rc: int, dib_log: str, stdout_path: str, final_log: str, resolved: dict[str, str]):
+def _failure(
+    name: str, rc: int, dib_log: str, stdout_path: str, final_log: str, resolved: dict[str, str]
+) -> BuildError:
     text = ""
     for path in (stdout_path, dib_log):
         try:

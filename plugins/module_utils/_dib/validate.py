@@ -1,6 +1,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Refuse bad ``dib_image`` input before DIB starts.
 
+PRIVATE to the collection: no compatibility promise outside it.
+
 Every check raises :class:`InvalidOption` naming the option and saying how
 to fix it; a DIB run that would fail twenty minutes in for a typo is the
 thing this module exists to prevent.
@@ -12,8 +14,10 @@ import os
 import re
 import shutil
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_argv import FORMAT_SUFFIX
-from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_elements import (
+from ansible_collections.dbaas.guest_images.plugins.module_utils._common.files import FileProblem, check_readable_file
+from ansible_collections.dbaas.guest_images.plugins.module_utils._common.names import image_name_problem
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.argv import FORMAT_SUFFIX
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.elements import (
     ElementError,
     find_all_elements,
     missing_elements,
@@ -35,16 +39,10 @@ class InvalidOption(Exception):
 
 
 def check_name(name: str) -> None:
-    if not name or not name.strip():
-        raise InvalidOption("name", "must not be empty; give the image a file name such as 'debian-12'")
-    if "/" in name or ".." in name or name.startswith(".") or "\0" in name:
-        raise InvalidOption(
-            "name",
-            f"'{name}' is not a plain file name (no '/', no '..', no leading '.'); outputs are <dest>/<name>.<format>,"
-            " choose the folder with 'dest'",
-        )
-    if any(ch.isspace() for ch in name):
-        raise InvalidOption("name", f"'{name}' contains white space; use '-' or '_' instead")
+    """The collection's one image-name rule; outputs are ``<dest>/<name>.<format>``."""
+    problem = image_name_problem(name)
+    if problem:
+        raise InvalidOption("name", problem)
 
 
 def check_environment(environment: dict[str, str]) -> None:
@@ -81,8 +79,11 @@ def check_inputs(inputs: dict[str, str], environment: dict[str, str]) -> None:
                 raise InvalidOption("inputs", f"'{var}': folder '{path}' cannot be listed (permissions)")
             if not any(files for _root, _dirs, files in os.walk(path)):
                 raise InvalidOption("inputs", f"'{var}': folder '{path}' has no files in it")
-        elif os.path.getsize(path) == 0:
-            raise InvalidOption("inputs", f"'{var}': file '{path}' is empty")
+        else:
+            try:
+                check_readable_file(path)
+            except FileProblem as exc:
+                raise InvalidOption("inputs", f"'{var}': {exc}") from None
 
 
 def check_formats(formats: list[str]) -> None:

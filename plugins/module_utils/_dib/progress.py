@@ -1,6 +1,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Where a running DIB build is, told through a small JSON status file.
 
+PRIVATE to the collection: no compatibility promise outside it.
+
 While DIB runs, a thread in the module follows the DIB log and keeps
 ``<dest>/.<name>.progress.json`` up to date::
 
@@ -20,7 +22,7 @@ import re
 import threading
 import time
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_log import strip_line
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.log import strip_line
 
 PHASES = (
     "setup",

@@ -1,7 +1,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Build report rows, document and Markdown."""
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils import build_report
+from ansible_collections.dbaas.guest_images.plugins.module_utils._report import report as build_report
 
 BUILT = {
     "changed": True,

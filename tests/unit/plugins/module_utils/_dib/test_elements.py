@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils import dib_elements as el
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib import elements as el
 
 
 def element(root, name, deps=(), provides=()):

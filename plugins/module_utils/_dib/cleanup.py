@@ -1,6 +1,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Stop a DIB build and undo what it left on the host.
 
+PRIVATE to the collection: no compatibility promise outside it.
+
 A DIB build that dies mid-way can leave behind: processes running in its
 chroot, tmpfs and bind mounts under its build folders, loop devices backed
 by its raw image, and the folders themselves.  Every build gets a private

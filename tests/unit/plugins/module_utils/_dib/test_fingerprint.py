@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils import dib_fingerprint as fp
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib import fingerprint as fp
 
 
 def make_tree(root):

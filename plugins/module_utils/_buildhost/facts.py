@@ -1,6 +1,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What a build host has, found in one pass (the build_host role's inspection).
 
+PRIVATE to the collection: no compatibility promise outside it.
+
 The build_host role runs on every playbook run. Each Ansible task costs time
 even when it changes nothing, so the role asks one module
 (``build_host_facts``) everything at once and only runs a fixing task where

@@ -10,8 +10,8 @@ import tarfile
 
 import pytest
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils import dib_fingerprint as fp
-from ansible_collections.dbaas.guest_images.plugins.module_utils import dib_outputs as out
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib import fingerprint as fp
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib import outputs as out
 
 
 def qcow2(path, size="8M"):

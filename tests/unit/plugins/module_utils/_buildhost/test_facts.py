@@ -3,7 +3,7 @@
 
 import pytest
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils import build_host
+from ansible_collections.dbaas.guest_images.plugins.module_utils._buildhost import facts as build_host
 
 
 @pytest.mark.parametrize(

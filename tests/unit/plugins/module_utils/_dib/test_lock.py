@@ -10,12 +10,12 @@ import time
 
 import pytest
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_lock import ImageLock, LockTimeout, cache_lock
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.lock import ImageLock, LockTimeout, cache_lock
 
 HOLDER = textwrap.dedent(
     """
     import sys, time
-    from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_lock import ImageLock
+    from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.lock import ImageLock
     lock = ImageLock(sys.argv[1], sys.argv[2], timeout=30)
     lock.acquire()
     print("locked", flush=True)

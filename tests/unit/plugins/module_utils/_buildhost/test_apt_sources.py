@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils import apt_sources
+from ansible_collections.dbaas.guest_images.plugins.module_utils._buildhost import apt_sources
 
 DEBIAN_DEB822 = """\
 Types: deb deb-src
