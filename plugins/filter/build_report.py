@@ -8,7 +8,8 @@
     the build host's DIB environment adjusted to one image's distribution.
 """
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils import apt_sources, build_report
+from ansible_collections.dbaas.guest_images.plugins.module_utils._buildhost import apt_sources
+from ansible_collections.dbaas.guest_images.plugins.module_utils._report import report as build_report
 from ansible_collections.dbaas.guest_images.plugins.plugin_utils._plain import plain as _plain
 
 

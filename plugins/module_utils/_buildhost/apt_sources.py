@@ -12,9 +12,18 @@ third-party vendor repositories are ignored) and turns them into DIB
 environment variables.
 """
 
+from __future__ import annotations
+
 import glob
 import os
 import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+# One apt source entry: types, uris, suites, components (lists), enabled, origin.
+Entry = dict[str, Any]
+# Per distribution: {"mirror": uri, "security_mirror": uri} (only the keys found).
+Mirrors = dict[str, dict[str, str]]
 
 DEBIAN_CODENAMES = frozenset(
     (
@@ -33,7 +42,14 @@ SUITE_RE = re.compile(r"^(?P<codename>[a-z]+)(?:-(?P<pocket>[a-z]+)|/(?P<legacy>
 ACCEPTED_SCHEMES = ("http://", "https://", "ftp://", "file:/")
 
 
-def _entry(types, uris, suites, components, enabled=True, origin=""):
+def _entry(
+    types: Iterable[str],
+    uris: Iterable[str],
+    suites: Iterable[str],
+    components: Iterable[str],
+    enabled: bool = True,
+    origin: str = "",
+) -> Entry:
     return {
         "types": list(types),
         "uris": list(uris),
@@ -44,7 +60,7 @@ def _entry(types, uris, suites, components, enabled=True, origin=""):
     }
 
 
-def parse_one_line(text, origin=""):
+def parse_one_line(text: str, origin: str = "") -> list[Entry]:
     """Parse the one-line format (``deb [options] uri suite component...``)."""
     entries = []
     for raw in text.splitlines():
@@ -60,12 +76,12 @@ def parse_one_line(text, origin=""):
     return entries
 
 
-def parse_deb822(text, origin=""):
+def parse_deb822(text: str, origin: str = "") -> list[Entry]:
     """Parse the deb822 format (paragraphs of ``Field: value`` lines)."""
     entries = []
     for paragraph in re.split(r"\n[ \t]*\n", text):
-        fields = {}
-        key = None
+        fields: dict[str, str] = {}
+        key: str | None = None
         for raw in paragraph.splitlines():
             if raw.startswith("#") or not raw.strip():
                 continue
@@ -94,7 +110,7 @@ def parse_deb822(text, origin=""):
     return entries
 
 
-def read_sources(root="/"):
+def read_sources(root: str = "/") -> list[Entry]:
     """Read every apt source file below ``root`` (``/`` on a real host)."""
     etc_apt = os.path.join(root, "etc", "apt")
     entries = []
@@ -113,7 +129,7 @@ def read_sources(root="/"):
     return entries
 
 
-def classify_suite(suite, host_codename="", host_distribution=""):
+def classify_suite(suite: str, host_codename: str = "", host_distribution: str = "") -> tuple[str, str, str] | None:
     """Return ``(distribution, codename, pocket)`` of a distribution suite, or None.
 
     ``pocket`` is ``""`` for the release itself, else updates/security/...
@@ -138,14 +154,14 @@ def classify_suite(suite, host_codename="", host_distribution=""):
     return distribution, codename, pocket
 
 
-def find_mirrors(entries, host_codename="", host_distribution=""):
+def find_mirrors(entries: Iterable[Entry], host_codename: str = "", host_distribution: str = "") -> Mirrors:
     """Pick one archive (and security archive) URI per distribution.
 
     Returns ``{"debian": {"mirror": uri, "security_mirror": uri}, "ubuntu": {"mirror": uri}}``
     with only the keys that were found.  The first matching entry wins, in
     apt's own file order.
     """
-    found = {}
+    found: dict[str, dict[str, str]] = {}
     for entry in entries:
         if not entry["enabled"] or "deb" not in entry["types"] or "main" not in entry["components"]:
             continue
@@ -165,9 +181,9 @@ def find_mirrors(entries, host_codename="", host_distribution=""):
                     slot.setdefault("mirror", uri)
                 else:
                     slot.setdefault("_pocket_mirror", uri)
-    mirrors = {}
+    mirrors: Mirrors = {}
     for distribution, slot in found.items():
-        result = {}
+        result: dict[str, str] = {}
         mirror = slot.get("mirror") or slot.get("_pocket_mirror")
         if mirror:
             result["mirror"] = mirror
@@ -178,12 +194,12 @@ def find_mirrors(entries, host_codename="", host_distribution=""):
     return mirrors
 
 
-def dib_environment_by_distribution(mirrors):
+def dib_environment_by_distribution(mirrors: Mirrors) -> dict[str, dict[str, str]]:
     """DIB environment variables for images of each distribution."""
-    by_distribution = {}
+    by_distribution: dict[str, dict[str, str]] = {}
     debian = mirrors.get("debian", {})
     if debian:
-        env = {}
+        env: dict[str, str] = {}
         if "mirror" in debian:
             env["DIB_DISTRIBUTION_MIRROR"] = debian["mirror"]
         if "security_mirror" in debian:
@@ -195,7 +211,7 @@ def dib_environment_by_distribution(mirrors):
     return by_distribution
 
 
-def dib_environment(mirrors, host_distribution=""):
+def dib_environment(mirrors: Mirrors, host_distribution: str = "") -> dict[str, str]:
     """The environment to merge under every image's own.
 
     ``DIB_DISTRIBUTION_MIRROR`` is generic in DIB (every distribution element
@@ -214,7 +230,7 @@ def dib_environment(mirrors, host_distribution=""):
     return env
 
 
-def image_distribution(elements):
+def image_distribution(elements: Iterable[str] | None) -> str:
     """Guess an image's distribution from its DIB elements ("" when unknown)."""
     for element in elements or []:
         for distribution in ("debian", "ubuntu"):
@@ -223,7 +239,12 @@ def image_distribution(elements):
     return ""
 
 
-def environment_for_elements(host_environment, by_distribution, host_distribution, elements):
+def environment_for_elements(
+    host_environment: Mapping[str, str] | None,
+    by_distribution: Mapping[str, Mapping[str, str]] | None,
+    host_distribution: str,
+    elements: Iterable[str] | None,
+) -> dict[str, str]:
     """The build host's environment adjusted to the distribution of one image.
 
     A Debian build host's generic ``DIB_DISTRIBUTION_MIRROR`` must not leak
@@ -238,7 +259,12 @@ def environment_for_elements(host_environment, by_distribution, host_distributio
     return env
 
 
-def override_mirrors(mirrors, debian_mirror=None, debian_security_mirror=None, ubuntu_mirror=None):
+def override_mirrors(
+    mirrors: Mirrors | None,
+    debian_mirror: str | None = None,
+    debian_security_mirror: str | None = None,
+    ubuntu_mirror: str | None = None,
+) -> Mirrors:
     """Mirrors given explicitly win over the ones found in the apt sources."""
     result = {distribution: dict(values) for distribution, values in (mirrors or {}).items()}
     for distribution, key, value in (

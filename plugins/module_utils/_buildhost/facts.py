@@ -9,10 +9,14 @@ even when it changes nothing, so the role asks one module
 something is missing. The pure logic of that inspection lives here.
 """
 
+from __future__ import annotations
+
 import glob
 import hashlib
 import os
 import re
+from collections.abc import Container, Iterable, Mapping
+from typing import Any
 
 FALLBACK_MARKER = "# dbaas.guest_images device-mapper fallback: "
 FALLBACK_TOOLS = ("kpartx", "dmsetup")
@@ -21,9 +25,9 @@ _DEBIAN_LIKE = ("debian", "ubuntu")
 _REDHAT_LIKE = ("rhel", "centos", "fedora", "rocky", "almalinux", "ol")
 
 
-def parse_os_release(text):
+def parse_os_release(text: str) -> dict[str, str]:
     """``/etc/os-release`` as a dict (quotes removed)."""
-    values = {}
+    values: dict[str, str] = {}
     for line in text.splitlines():
         if "=" in line and not line.lstrip().startswith("#"):
             key, value = line.split("=", 1)
@@ -31,7 +35,7 @@ def parse_os_release(text):
     return values
 
 
-def os_family(release):
+def os_family(release: Mapping[str, str]) -> str:
     """Ansible's os_family name (``Debian``, ``RedHat``) from os-release values; "" when unknown."""
     ids = [release.get("ID", "").lower()] + release.get("ID_LIKE", "").lower().split()
     if any(value in _DEBIAN_LIKE for value in ids):
@@ -41,9 +45,9 @@ def os_family(release):
     return ""
 
 
-def installed_from_dpkg_query(output):
+def installed_from_dpkg_query(output: str) -> set[str]:
     """Package names dpkg reports as installed, from ``dpkg-query -W -f '${db:Status-Abbrev} ${Package}\\n'``."""
-    installed = set()
+    installed: set[str] = set()
     for line in output.splitlines():
         fields = line.split()
         if len(fields) >= 2 and fields[0] == "ii":
@@ -51,21 +55,21 @@ def installed_from_dpkg_query(output):
     return installed
 
 
-def installed_from_rpm_query(output):
+def installed_from_rpm_query(output: str) -> set[str]:
     """Package names installed, from ``rpm -q --qf '%{NAME}\\n' ...`` (lines of missing ones say 'not installed')."""
     return {line.strip() for line in output.splitlines() if line.strip() and " " not in line.strip()}
 
 
-def missing_packages(wanted, installed):
+def missing_packages(wanted: Iterable[str], installed: Container[str]) -> list[str]:
     """``wanted`` minus ``installed``, in the order given, without duplicates."""
-    missing = []
+    missing: list[str] = []
     for name in wanted:
         if name not in installed and name not in missing:
             missing.append(name)
     return missing
 
 
-def dib_version_in_venv(venv):
+def dib_version_in_venv(venv: str) -> str:
     """diskimage-builder's version installed in a virtualenv (from its dist-info folder), "" when absent."""
     pattern = os.path.join(venv, "lib", "python3*", "site-packages", "diskimage_builder-*.dist-info")
     versions = []
@@ -76,12 +80,12 @@ def dib_version_in_venv(venv):
     return versions[0] if len(versions) == 1 else ""
 
 
-def inspect_fallback(folder, tools=FALLBACK_TOOLS):
+def inspect_fallback(folder: str, tools: Iterable[str] = FALLBACK_TOOLS) -> dict[str, dict[str, Any]]:
     """State of the fallback scripts in ``folder``: per tool ``exists``, ``ours`` (has the marker), ``sha1``."""
-    state = {}
+    state: dict[str, dict[str, Any]] = {}
     for tool in tools:
         path = os.path.join(folder, tool)
-        info = {"path": path, "exists": os.path.lexists(path), "ours": False, "sha1": ""}
+        info: dict[str, Any] = {"path": path, "exists": os.path.lexists(path), "ours": False, "sha1": ""}
         if os.path.isfile(path):
             with open(path, "rb") as handle:
                 data = handle.read()

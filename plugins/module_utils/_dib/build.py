@@ -29,8 +29,9 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from types import FrameType
-from typing import Any, Callable
+from typing import Any
 
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib import validate
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.argv import (
@@ -285,8 +286,8 @@ def _build(
         inputs=request.inputs, tmp_dir=tmp_dir, cache_dir=request.cache_dir,
     )
 
-    guardian = start_guardian(work_dir, dib_log, final_log, status, [lock.fd])
-    previous: dict[int, Any] = {}
+    guardian = start_guardian(work_dir, dib_log, final_log, status, [] if lock.fd is None else [lock.fd])
+    previous: dict[signal.Signals, Any] = {}
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         raise Interrupted(signum)
@@ -397,9 +398,10 @@ def _failure(
     element = _hook_element(hook, resolved)
     if hook:
         where = f" in {hook_label(hook)}" + (f" (element {element})" if element else "")
-    if element:
+    label = hook_label(hook)
+    if element and label:
         # The copy DIB ran is gone with the work folder; point at the element's own file.
-        hook = os.path.join(resolved[element], hook_label(hook))
+        hook = os.path.join(resolved[element], label)
     details = "\n".join(lines)
     message = f"DIB build of '{name}' failed{where} (exit {rc}):\n{details}\nFull log: {final_log}"
     return BuildError(message, log_path=final_log, failed_hook=hook, failed_element=element, error_lines=lines, rc=rc)

@@ -71,12 +71,13 @@ def update_state(state: dict, raw_line: str, now: float | None = None) -> bool:
     line = strip_line(raw_line)
     phase, hook = state["phase"], state["hook"]
     match = _HOOK.search(line)
+    phase_match = _PHASE.search(line)
     if match:
         phase, hook = match.group("phase"), match.group("hook")
     elif _HOOK_DONE.search(line):
         hook = None
-    elif _PHASE.search(line):
-        phase, hook = _PHASE.search(line).group("phase"), None
+    elif phase_match:
+        phase, hook = phase_match.group("phase"), None
     elif _CONVERT.search(line):
         phase, hook = "conversion", "qemu-img convert"
     elif _DONE.search(line):

@@ -9,14 +9,18 @@ every build host together and :func:`render_markdown` renders the document
 for people.
 """
 
+from __future__ import annotations
+
 import datetime
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 STATUS_BUILT = "built"
 STATUS_REUSED = "reused"
 STATUS_FAILED = "failed"
 
 
-def report_row(result, name, build_host):
+def report_row(result: Mapping[str, Any] | None, name: str, build_host: str) -> dict[str, Any]:
     """One report row from a dib_image result (a failed one too)."""
     result = dict(result or {})
     failed = bool(result.get("failed"))
@@ -26,7 +30,7 @@ def report_row(result, name, build_host):
         status = STATUS_BUILT
     else:
         status = STATUS_REUSED
-    outputs = []
+    outputs: list[dict[str, Any]] = []
     for image in result.get("images") or []:
         outputs.append(
             {
@@ -36,7 +40,7 @@ def report_row(result, name, build_host):
                 "sha256": image.get("sha256"),
             }
         )
-    row = {
+    row: dict[str, Any] = {
         "name": name,
         "build_host": build_host,
         "status": status,
@@ -52,21 +56,25 @@ def report_row(result, name, build_host):
     return row
 
 
-def report(rows, generated_at=None, extra=None):
+def report(
+    rows: Iterable[Mapping[str, Any]] | None,
+    generated_at: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """The report document from the rows of all build hosts."""
-    rows = [dict(row) for row in rows or []]
-    rows.sort(key=lambda row: (str(row.get("name")), str(row.get("build_host"))))
+    images = [dict(row) for row in rows or []]
+    images.sort(key=lambda row: (str(row.get("name")), str(row.get("build_host"))))
     summary = {STATUS_BUILT: 0, STATUS_REUSED: 0, STATUS_FAILED: 0}
-    for row in rows:
+    for row in images:
         summary[row.get("status", STATUS_FAILED)] = summary.get(row.get("status", STATUS_FAILED), 0) + 1
     if generated_at is None:
         generated_at = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()  # noqa: UP017 (Python 3.8)
-    document = {"generated_at": generated_at, "summary": summary, "images": rows}
+    document: dict[str, Any] = {"generated_at": generated_at, "summary": summary, "images": images}
     document.update(extra or {})
     return document
 
 
-def _size(value):
+def _size(value: object) -> str:
     if not isinstance(value, int):
         return "-"
     size = float(value)
@@ -77,18 +85,18 @@ def _size(value):
     return "-"
 
 
-def _duration(value):
+def _duration(value: object) -> str:
     if not isinstance(value, (int, float)):
         return "-"
     minutes, seconds = divmod(float(value), 60)
     return f"{int(minutes)} min {seconds:.0f} s" if minutes else f"{seconds:.1f} s"
 
 
-def _cell(value):
+def _cell(value: object) -> str:
     return str(value if value not in (None, "") else "-").replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(document):
+def render_markdown(document: Mapping[str, Any]) -> str:
     """The report for people: a summary line and one table row per output."""
     summary = document.get("summary", {})
     lines = [
@@ -133,8 +141,8 @@ def render_markdown(document):
     return "\n".join(lines) + "\n"
 
 
-def _comparable(document):
-    rows = []
+def _comparable(document: Mapping[str, Any]) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = []
     for row in document.get("images", []):
         row = dict(row)
         if row.get("status") == STATUS_REUSED:
@@ -144,6 +152,6 @@ def _comparable(document):
     return {"summary": document.get("summary"), "images": rows}
 
 
-def same_report(old, new):
+def same_report(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     """True when ``new`` tells nothing ``old`` did not (time stamps and no-op durations aside)."""
     return _comparable(old) == _comparable(new)
