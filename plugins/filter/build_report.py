@@ -10,7 +10,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ansible_collections.dbaas.guest_images.plugins.module_utils._buildhost import apt_sources
 from ansible_collections.dbaas.guest_images.plugins.module_utils._report import report as build_report
