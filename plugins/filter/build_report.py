@@ -1,22 +1,29 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters for the build stage and its report.
+"""Filters for the build stage and its report (documented in build_report_row.yml, dib_environment_for_image.yml).
 
 ``result | dbaas.guest_images.build_report_row(name, build_host)``
-    one report row from a dib_image result (failed ones too).
-(the ``dbaas.guest_images.build_report`` module writes the report from those rows)
+    one report row from a dib_image result (failed ones too);
+    the ``dbaas.guest_images.build_report`` module writes the report from those rows.
 ``env | dbaas.guest_images.dib_environment_for_image(by_distribution, host_distribution, elements)``
     the build host's DIB environment adjusted to one image's distribution.
 """
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils import apt_sources, build_report
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ansible_collections.dbaas.guest_images.plugins.module_utils._buildhost import apt_sources
+from ansible_collections.dbaas.guest_images.plugins.module_utils._report import report as build_report
 from ansible_collections.dbaas.guest_images.plugins.plugin_utils._plain import plain as _plain
 
 
-def build_report_row(result, name, build_host):
+def build_report_row(result: Any, name: Any, build_host: Any) -> dict[str, Any]:
     return build_report.report_row(_plain(result), str(name), str(build_host))
 
 
-def dib_environment_for_image(environment, by_distribution, host_distribution, elements):
+def dib_environment_for_image(environment: Any, by_distribution: Any, host_distribution: Any,
+                              elements: Any) -> dict[str, str]:
     return apt_sources.environment_for_elements(
         _plain(environment), _plain(by_distribution), str(host_distribution or ""), _plain(elements)
     )
@@ -25,7 +32,7 @@ def dib_environment_for_image(environment, by_distribution, host_distribution, e
 class FilterModule:
     """dbaas.guest_images build stage filters."""
 
-    def filters(self):
+    def filters(self) -> dict[str, Callable[..., Any]]:
         return {
             "build_report_row": build_report_row,
             "dib_environment_for_image": dib_environment_for_image,

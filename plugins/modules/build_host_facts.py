@@ -74,13 +74,16 @@ options:
     default: /
 author:
   - dbaas.guest_images developers (@dbaas)
+extends_documentation_fragment:
+  - dbaas.guest_images._attributes
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
+    details: It only inspects the build host; there is never anything to show.
+  idempotent:
+    support: full
 """
 
 EXAMPLES = r"""
@@ -185,7 +188,12 @@ import os  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils import apt_sources, build_host  # noqa: E402
+from ansible_collections.dbaas.guest_images.plugins.module_utils._buildhost import apt_sources  # noqa: E402
+from ansible_collections.dbaas.guest_images.plugins.module_utils._buildhost import facts as build_host  # noqa: E402
+from ansible_collections.dbaas.guest_images.plugins.module_utils._buildhost.request import (  # noqa: E402
+    BuildHostFactsRequest,
+    argument_spec,
+)
 
 
 def _os_release(root):
@@ -250,35 +258,21 @@ def _free_bytes(path):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            paths=dict(type="list", elements="path", default=[]),
-            root=dict(type="path", default="/"),
-            from_apt=dict(type="bool", default=True),
-            debian_mirror=dict(type="str"),
-            debian_security_mirror=dict(type="str"),
-            ubuntu_mirror=dict(type="str"),
-            packages_by_family=dict(type="dict", default={}),
-            extra_packages=dict(type="list", elements="str", default=[]),
-            dib_venv=dict(type="path"),
-            fallback_dir=dict(type="path"),
-        ),
-        supports_check_mode=True,
-    )
-    root = module.params["root"]
-    release = _os_release(root)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    request = BuildHostFactsRequest.from_params(module.params)
+    release = _os_release(request.root)
     distribution = release.get("ID", "").lower()
     codename = release.get("VERSION_CODENAME", "")
 
     mirrors = {}
-    if module.params["from_apt"]:
-        entries = apt_sources.read_sources(root)
+    if request.from_apt:
+        entries = apt_sources.read_sources(request.root)
         mirrors = apt_sources.find_mirrors(entries, host_codename=codename, host_distribution=distribution)
     mirrors = apt_sources.override_mirrors(
         mirrors,
-        debian_mirror=module.params["debian_mirror"],
-        debian_security_mirror=module.params["debian_security_mirror"],
-        ubuntu_mirror=module.params["ubuntu_mirror"],
+        debian_mirror=request.debian_mirror,
+        debian_security_mirror=request.debian_security_mirror,
+        ubuntu_mirror=request.ubuntu_mirror,
     )
 
     device_mapper, device_mapper_detail = _device_mapper(module)
@@ -295,11 +289,10 @@ def main():
             loop_error = (err or out).strip() or f"losetup -f failed with rc {rc}"
 
     family = build_host.os_family(release)
-    wanted = [str(name) for name in (module.params["packages_by_family"].get(family) or [])]
-    wanted += module.params["extra_packages"]
+    wanted = request.wanted_packages(family)
     extra = {}
-    if module.params["fallback_dir"]:
-        extra["fallback"] = build_host.inspect_fallback(module.params["fallback_dir"])
+    if request.fallback_dir:
+        extra["fallback"] = build_host.inspect_fallback(request.fallback_dir)
         extra["sudo_kpartx"] = _sudo_kpartx(module)
 
     module.exit_json(
@@ -307,7 +300,7 @@ def main():
         os_family=family,
         user_id=os.geteuid(),
         missing_packages=_missing_packages(module, family, wanted),
-        dib_version=build_host.dib_version_in_venv(module.params["dib_venv"]) if module.params["dib_venv"] else "",
+        dib_version=build_host.dib_version_in_venv(request.dib_venv) if request.dib_venv else "",
         **extra,
         distribution=distribution,
         codename=codename,
@@ -318,7 +311,7 @@ def main():
         device_mapper_detail=device_mapper_detail,
         loop_device=loop_device,
         loop_device_error=loop_error,
-        free_bytes=dict((path, _free_bytes(path)) for path in module.params["paths"]),
+        free_bytes=dict((path, _free_bytes(path)) for path in request.paths),
     )
 
 

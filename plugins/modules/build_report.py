@@ -26,13 +26,15 @@ options:
     required: true
 author:
   - dbaas.guest_images developers (@dbaas)
+extends_documentation_fragment:
+  - dbaas.guest_images._attributes
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
+  idempotent:
+    support: full
 """
 
 EXAMPLES = r"""
@@ -67,7 +69,11 @@ import tempfile  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils import build_report  # noqa: E402
+from ansible_collections.dbaas.guest_images.plugins.module_utils._report import report as build_report  # noqa: E402
+from ansible_collections.dbaas.guest_images.plugins.module_utils._report.request import (  # noqa: E402
+    BuildReportRequest,
+    argument_spec,
+)
 
 
 def _write_atomically(path, text):
@@ -84,18 +90,11 @@ def _write_atomically(path, text):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            rows=dict(type="list", elements="dict", required=True),
-            dest=dict(type="path", required=True),
-        ),
-        supports_check_mode=True,
-    )
-    dest = module.params["dest"]
-    json_path = os.path.join(dest, "build-report.json")
-    markdown_path = os.path.join(dest, "build-report.md")
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    request = BuildReportRequest.from_params(module.params)
+    dest, json_path, markdown_path = request.dest, request.json_path, request.markdown_path
 
-    document = build_report.report(module.params["rows"])
+    document = build_report.report(request.rows)
     previous = None
     if os.path.isfile(json_path) and os.path.isfile(markdown_path):
         try:

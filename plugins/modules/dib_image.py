@@ -129,12 +129,17 @@ notes:
     least every minute; it polls every C(dib_image_poll_interval) seconds (a variable, default 10).
   - When the module process is killed (for example by the async timeout), a guardian process it started kills
     DIB and cleans up.
+extends_documentation_fragment:
+  - dbaas.guest_images._attributes
+  - dbaas.guest_images._attributes.async
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+  idempotent:
+    support: full
+  async:
     support: full
 """
 
@@ -237,40 +242,18 @@ changed_inputs:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_argv import FORMAT_SUFFIX  # noqa: E402
-from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_build import BuildError, run  # noqa: E402
-
-
-def argument_spec():
-    return dict(
-        name=dict(type="str", required=True),
-        elements=dict(type="list", elements="str", required=True),
-        element_paths=dict(type="list", elements="path", default=[]),
-        dest=dict(type="path", required=True),
-        formats=dict(type="list", elements="str", default=["qcow2"], choices=sorted(FORMAT_SUFFIX)),
-        size=dict(type="int"),
-        arch=dict(type="str", default="amd64"),
-        environment=dict(type="dict", default={}),
-        packages=dict(type="list", elements="str", default=[]),
-        inputs=dict(type="dict", default={}),
-        cache_dir=dict(type="path"),
-        dib_command=dict(type="path"),
-        timeout=dict(type="int", default=3600),
-        lock_timeout=dict(type="int", default=1800),
-        force=dict(type="bool", default=False),
-        max_age=dict(type="int", default=720),
-    )
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.build import BuildError, run  # noqa: E402
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.request import (  # noqa: E402
+    DibImageRequest,
+    argument_spec,
+)
 
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    params = dict(module.params)
-    # dict options arrive with whatever YAML made of the values; DIB gets strings.
-    params["environment"] = {str(k): ("" if v is None else str(v) if not isinstance(v, bool) else str(v).lower())
-                             for k, v in params["environment"].items()}
-    params["inputs"] = {str(k): str(v) for k, v in params["inputs"].items()}
+    request = DibImageRequest.from_params(module.params)
     try:
-        result = run(params, check_mode=module.check_mode, diff_mode=module._diff)
+        result = run(request, check_mode=module.check_mode, diff_mode=module._diff)
     except BuildError as exc:
         module.fail_json(msg=str(exc), **exc.extra)
     module.exit_json(**result)

@@ -24,13 +24,13 @@ import sys
 import pytest
 from fixtures.build import BASE_IMAGE_NAME
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils import apt_sources
-from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_cleanup import (
+from ansible_collections.dbaas.guest_images.plugins.module_utils._buildhost import apt_sources
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.cleanup import (
     loops_backed_under,
     mounts_under,
     pids_rooted_under,
 )
-from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_validate import DEFAULT_DIB_COMMAND
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.validate import DEFAULT_DIB_COMMAND
 
 
 def mirror_environment() -> dict:

@@ -40,7 +40,7 @@ def test_argument_spec_covers_every_default():
 
 
 def test_fallback_scripts_carry_the_marker_build_host_facts_looks_for():
-    from ansible_collections.dbaas.guest_images.plugins.module_utils import build_host
+    from ansible_collections.dbaas.guest_images.plugins.module_utils._buildhost import facts as build_host
 
     for name in build_host.FALLBACK_TOOLS:
         lines = (ROLE / "files" / "dm_fallback" / name).read_text().splitlines()

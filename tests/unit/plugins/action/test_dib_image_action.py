@@ -15,7 +15,8 @@ import textwrap
 
 import pytest
 
-from ansible_collections.dbaas.guest_images.plugins.action import dib_image as action
+from ansible_collections.dbaas.guest_images.plugins.plugin_utils import _dib_progress as progress
+from ansible_collections.dbaas.guest_images.plugins.plugin_utils import _dib_staging as staging
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _spec = importlib.util.spec_from_file_location(
@@ -77,10 +78,10 @@ def task_yaml(dib, dest, register="out", **over):
 
 def test_should_report():
     state = {"phase": "install.d"}
-    assert action.should_report(state, None, 0, 100)
-    assert not action.should_report(state, "install.d", 100, 130)
-    assert action.should_report(state, "install.d", 100, 160)
-    assert action.should_report({"phase": "finalise.d"}, "install.d", 100, 101)
+    assert progress.should_report(state, None, 0, 100)
+    assert not progress.should_report(state, "install.d", 100, 130)
+    assert progress.should_report(state, "install.d", 100, 160)
+    assert progress.should_report({"phase": "finalise.d"}, "install.d", 100, 101)
 
 
 def test_pack_and_stage_command_roundtrip(tmp_path):
@@ -91,18 +92,18 @@ def test_pack_and_stage_command_roundtrip(tmp_path):
     hook.chmod(0o750)
     os.symlink("install.d/50-agent", str(src / "trove-guest" / "link"))
     archive = tmp_path / "a.tar.gz"
-    action.pack(str(src), str(archive))
+    staging.pack(str(src), str(archive))
     stage = tmp_path / "stage" / "abc123"
     stage.parent.mkdir()
     (stage).mkdir()
     (stage / "stale").write_text("from an interrupted run")
-    subprocess.check_call(["bash", "-c", action.stage_command(str(archive), str(stage))])
+    subprocess.check_call(["bash", "-c", staging.stage_command(str(archive), str(stage))])
     assert (stage / ".complete").exists()
     assert not (stage / "stale").exists()
     staged_hook = stage / "elements" / "trove-guest" / "install.d" / "50-agent"
     assert oct(staged_hook.stat().st_mode & 0o777) == oct(0o750)
     assert os.readlink(str(stage / "elements" / "trove-guest" / "link")) == "install.d/50-agent"
-    from ansible_collections.dbaas.guest_images.plugins.module_utils.dib_fingerprint import tree_sha256
+    from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.fingerprint import tree_sha256
 
     assert tree_sha256(str(stage / "elements")) == tree_sha256(str(src))
     with tarfile.open(str(archive)) as handle:
@@ -208,13 +209,12 @@ def test_build_host_paths_pass_through(tmp_path, value):
         def path_dwim(self, path):
             return str(tmp_path / path)
 
-    plugin = action.ActionModule.__new__(action.ActionModule)
-    plugin._loader = Loader()
-    assert plugin._controller_path(value) is None
+    loader = Loader()
+    assert staging.controller_path(loader, value) is None
     (tmp_path / "relative").mkdir()
     (tmp_path / "relative" / "missing").write_text("now present")
     if not value.startswith("/"):
-        assert plugin._controller_path(value) == str(tmp_path / value)
+        assert staging.controller_path(loader, value) == str(tmp_path / value)
 
 
 def test_module_killed_with_its_wrapper_is_reported(tmp_path):

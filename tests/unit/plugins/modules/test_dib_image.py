@@ -19,7 +19,8 @@ import time
 
 import pytest
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils import dib_build
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib import build as dib_build
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.request import DibImageRequest
 from ansible_collections.dbaas.guest_images.plugins.modules import dib_image
 
 FAKE_DIB = r"""#!/bin/bash
@@ -128,6 +129,11 @@ def params(dib, dest, mode=None, **over):
     return base
 
 
+def request(dib, dest, mode=None, **over):
+    """The typed request the module makes of those parameters."""
+    return DibImageRequest.from_params(params(dib, dest, mode, **over))
+
+
 def runs(dib):
     path = dib["state"] / "runs"
     return len(path.read_text().splitlines()) if path.exists() else 0
@@ -139,7 +145,7 @@ def leftovers(dest):
 
 def test_build_then_noop_then_rebuild_on_change(dib, tmp_path):
     dest = tmp_path / "out"
-    result = dib_build.run(params(dib, dest, formats=["qcow2", "tar"]))
+    result = dib_build.run(request(dib, dest, formats=["qcow2", "tar"]))
     assert result["changed"] and result["built"]
     assert runs(dib) == 1
     assert set(result) == {"changed", "built", "images", "fingerprint", "duration", "log_path", "dib_version",
@@ -162,13 +168,13 @@ def test_build_then_noop_then_rebuild_on_change(dib, tmp_path):
     assert env["TMP_DIR"].startswith(str(dest / ".img.tmp-"))
     assert env["PATH"].split(":")[0] == os.path.dirname(dib["command"])
 
-    again = dib_build.run(params(dib, dest, formats=["qcow2", "tar"]))
+    again = dib_build.run(request(dib, dest, formats=["qcow2", "tar"]))
     assert not again["changed"] and not again["built"]
     assert again["images"] == result["images"]
     assert again["reason"].startswith("unchanged")
     assert runs(dib) == 1
 
-    changed = dib_build.run(params(dib, dest, formats=["qcow2", "tar"], environment={"DIB_RELEASE": "trixie"}))
+    changed = dib_build.run(request(dib, dest, formats=["qcow2", "tar"], environment={"DIB_RELEASE": "trixie"}))
     assert changed["built"] and changed["changed_inputs"] == ["environment.DIB_RELEASE"]
     assert "DIB_RELEASE=trixie\n" in (dib["state"] / "env").read_text()
     assert runs(dib) == 2
@@ -176,9 +182,9 @@ def test_build_then_noop_then_rebuild_on_change(dib, tmp_path):
 
 def test_element_content_change_rebuilds(dib, tmp_path):
     dest = tmp_path / "out"
-    dib_build.run(params(dib, dest))
+    dib_build.run(request(dib, dest))
     (dib["elements"] / "base-deps" / "install.d" / "50-fake").write_text("#!/bin/sh\necho changed\n")
-    result = dib_build.run(params(dib, dest))
+    result = dib_build.run(request(dib, dest))
     assert result["built"] and result["changed_inputs"] == ["element_content.base-deps"]
 
 
@@ -187,38 +193,38 @@ def test_input_content_change_rebuilds_and_is_exported(dib, tmp_path):
     pkg = tmp_path / "pkg"
     pkg.mkdir()
     (pkg / "agent.whl").write_bytes(b"1")
-    first = dib_build.run(params(dib, dest, inputs={"DATASTORE_PKG_LOCATION": str(pkg)}))
+    first = dib_build.run(request(dib, dest, inputs={"DATASTORE_PKG_LOCATION": str(pkg)}))
     env = (dib["state"] / "env").read_text()
     assert f"DATASTORE_PKG_LOCATION={pkg}\n" in env
     (pkg / "agent.whl").write_bytes(b"2")
-    second = dib_build.run(params(dib, dest, inputs={"DATASTORE_PKG_LOCATION": str(pkg)}))
+    second = dib_build.run(request(dib, dest, inputs={"DATASTORE_PKG_LOCATION": str(pkg)}))
     assert second["changed_inputs"] == ["inputs.DATASTORE_PKG_LOCATION"]
     assert first["fingerprint"] != second["fingerprint"]
 
 
 def test_check_mode_builds_nothing_and_explains(dib, tmp_path):
     dest = tmp_path / "out"
-    plan = dib_build.run(params(dib, dest), check_mode=True, diff_mode=True)
+    plan = dib_build.run(request(dib, dest), check_mode=True, diff_mode=True)
     assert plan["changed"] and not plan["built"]
     assert plan["reason"].startswith("would build: no previous build")
     assert not dest.exists()
     assert runs(dib) == 0
-    dib_build.run(params(dib, dest))
-    plan = dib_build.run(params(dib, dest, size=3), check_mode=True, diff_mode=True)
+    dib_build.run(request(dib, dest))
+    plan = dib_build.run(request(dib, dest, size=3), check_mode=True, diff_mode=True)
     assert plan["changed"] and plan["changed_inputs"] == ["size"]
     assert plan["diff"] == {"before": {}, "after": {"size": 3}}
     assert runs(dib) == 1
-    plan = dib_build.run(params(dib, dest), check_mode=True)
+    plan = dib_build.run(request(dib, dest), check_mode=True)
     assert not plan["changed"]
 
 
 def test_missing_output_and_force_rebuild(dib, tmp_path):
     dest = tmp_path / "out"
-    dib_build.run(params(dib, dest))
+    dib_build.run(request(dib, dest))
     os.unlink(str(dest / "img.qcow2"))
-    result = dib_build.run(params(dib, dest))
+    result = dib_build.run(request(dib, dest))
     assert result["built"] and "missing" in result["reason"]
-    result = dib_build.run(params(dib, dest, force=True))
+    result = dib_build.run(request(dib, dest, force=True))
     assert result["built"] and result["reason"] == "force=true"
     assert runs(dib) == 3
 
@@ -226,7 +232,7 @@ def test_missing_output_and_force_rebuild(dib, tmp_path):
 def test_failure_leaves_nothing_and_says_why(dib, tmp_path):
     dest = tmp_path / "out"
     with pytest.raises(dib_build.BuildError) as err:
-        dib_build.run(params(dib, dest, mode="fail"))
+        dib_build.run(request(dib, dest, mode="fail"))
     message = str(err.value)
     assert "failed in install.d/50-fake" in message
     assert "FAKE_SETTING must be set" in message
@@ -243,9 +249,9 @@ def test_failure_leaves_nothing_and_says_why(dib, tmp_path):
 
 def test_failure_keeps_previous_good_image(dib, tmp_path):
     dest = tmp_path / "out"
-    good = dib_build.run(params(dib, dest))
+    good = dib_build.run(request(dib, dest))
     with pytest.raises(dib_build.BuildError):
-        dib_build.run(params(dib, dest, mode="fail", environment={"DIB_RELEASE": "trixie"}))
+        dib_build.run(request(dib, dest, mode="fail", environment={"DIB_RELEASE": "trixie"}))
     # The previous image still matches its own fingerprint file, so it stays.
     record = json.loads((dest / "img.fingerprint.json").read_text())
     assert record["images"] == good["images"]
@@ -255,18 +261,18 @@ def test_failure_keeps_previous_good_image(dib, tmp_path):
 def test_half_published_outputs_are_pruned(dib, tmp_path):
     """A publish killed between rename and record leaves files no record vouches for."""
     dest = tmp_path / "out"
-    dib_build.run(params(dib, dest, formats=["qcow2", "raw"]))
+    dib_build.run(request(dib, dest, formats=["qcow2", "raw"]))
     os.unlink(str(dest / "img.fingerprint.json"))
     (dest / "img.raw").write_bytes(b"half")
     with pytest.raises(dib_build.BuildError):
-        dib_build.run(params(dib, dest, mode="fail", formats=["qcow2", "raw"]))
+        dib_build.run(request(dib, dest, mode="fail", formats=["qcow2", "raw"]))
     assert not (dest / "img.raw").exists() and not (dest / "img.qcow2").exists()
 
 
 def test_output_that_fails_verification_is_not_published(dib, tmp_path):
     dest = tmp_path / "out"
     with pytest.raises(dib_build.BuildError, match="output is not usable"):
-        dib_build.run(params(dib, dest, mode="badqcow"))
+        dib_build.run(request(dib, dest, mode="badqcow"))
     assert not (dest / "img.qcow2").exists()
     assert leftovers(str(dest)) == []
 
@@ -285,7 +291,7 @@ def test_timeout_kills_process_group_and_cleans(dib, tmp_path):
     dest = tmp_path / "out"
     started = time.monotonic()
     with pytest.raises(dib_build.BuildError, match="did not finish within timeout=2 s"):
-        dib_build.run(params(dib, dest, mode="sleep", timeout=2))
+        dib_build.run(request(dib, dest, mode="sleep", timeout=2))
     assert time.monotonic() - started < 30
     child = int((dib["state"] / "child").read_text())
     assert not alive(child)
@@ -296,9 +302,10 @@ def test_timeout_kills_process_group_and_cleans(dib, tmp_path):
 RUNNER = textwrap.dedent(
     """
     import json, sys
-    from ansible_collections.dbaas.guest_images.plugins.module_utils import dib_build
+    from ansible_collections.dbaas.guest_images.plugins.module_utils._dib import build as dib_build
+    from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.request import DibImageRequest
     try:
-        dib_build.run(json.loads(sys.argv[1]))
+        dib_build.run(DibImageRequest.from_params(json.loads(sys.argv[1])))
     except dib_build.BuildError as exc:
         print("FAILED:", exc, flush=True)
         sys.exit(1)
@@ -351,7 +358,7 @@ def test_killed_module_cleans_up(dib, tmp_path, sig):
     assert not (dest / "img.qcow2").exists()
     assert (dest / "img.log").exists()
     # and the lock is free again
-    assert dib_build.run(params(dib, dest, lock_timeout=10))["built"]
+    assert dib_build.run(request(dib, dest, lock_timeout=10))["built"]
 
 
 def test_second_build_waits_then_reuses(dib, tmp_path):
@@ -359,7 +366,7 @@ def test_second_build_waits_then_reuses(dib, tmp_path):
     proc = start_runner(dib, dest, lock_timeout=5)
     wait_for(dib["state"] / "child")
     with pytest.raises(dib_build.BuildError) as err:
-        dib_build.run(params(dib, dest, lock_timeout=1))
+        dib_build.run(request(dib, dest, lock_timeout=1))
     assert f"is being built by another process (PID {proc.pid}" in str(err.value)
     assert err.value.extra["lock_path"] == str(dest / ".img.lock")
     os.killpg(proc.pid, signal.SIGTERM)
@@ -396,7 +403,7 @@ def test_progress_file_tracks_hooks(dib, tmp_path):
 )
 def test_bad_input_refused_before_dib(dib, tmp_path, over, option):
     with pytest.raises(dib_build.BuildError) as err:
-        dib_build.run(params(dib, tmp_path / "out", **over))
+        dib_build.run(request(dib, tmp_path / "out", **over))
     assert err.value.extra["option"] == option
     assert str(err.value).startswith(option + ": ")
     assert runs(dib) == 0
@@ -405,7 +412,7 @@ def test_bad_input_refused_before_dib(dib, tmp_path, over, option):
 def test_dependency_missing_refused(dib, tmp_path):
     (dib["elements"] / "extra" / "element-deps").write_text("ghost\n")
     with pytest.raises(dib_build.BuildError, match="'ghost' \\(a dependency of 'extra'\\)"):
-        dib_build.run(params(dib, tmp_path / "out", elements=["fake-os", "extra"]))
+        dib_build.run(request(dib, tmp_path / "out", elements=["fake-os", "extra"]))
 
 
 def test_argument_spec_matches_documentation():

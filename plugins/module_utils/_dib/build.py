@@ -1,0 +1,407 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One ``dib_image`` run: validate, decide, build, verify, publish.
+
+PRIVATE to the collection: no compatibility promise outside it.
+
+The module file is a thin shell around :func:`run`, which takes a
+:class:`DibImageRequest`.  ``run`` returns the
+result dict of the module contract or raises :class:`BuildError` whose
+``extra`` carries the structured detail (``log_path``, ``failed_hook``).
+
+Failure handling, in one place:
+
+* the build works in ``<dest>/.<name>.tmp-XXXX`` (same file system as the
+  outputs, so publishing is a rename); DIB's ``TMP_DIR`` is inside it;
+* on failure, timeout or a signal (SIGTERM/SIGINT/SIGHUP) DIB's process
+  group is killed, mounts and loop devices under the work folder are
+  released and the folder is deleted;
+* if the module itself is killed with SIGKILL (Ansible's async timeout
+  does that to the module's process group), the guardian
+  (:mod:`._dib.guardian`) notices that the module is gone and does the
+  same cleanup.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib import validate
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.argv import (
+    build_argv,
+    build_environment,
+    output_path,
+)
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.cleanup import (
+    cleanup_build,
+    release_host_resources,
+    remove_tree,
+)
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.elements import (
+    ElementError,
+    dib_elements_dir,
+    resolve_elements,
+    with_dib_defaults,
+)
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.fingerprint import (
+    FINGERPRINT_VERSION,
+    compute_components,
+    decide,
+    diff_of,
+    fingerprint_of,
+    load_record,
+)
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.guardian import start_guardian
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.lock import ImageLock, LockTimeout, cache_lock
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.log import extract_errors, hook_label, tail_lines
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.outputs import (
+    OutputError,
+    describe_outputs,
+    prune_unaccounted,
+    publish,
+)
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.progress import (
+    LogFollower,
+    new_state,
+    progress_path,
+)
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.request import DibImageRequest
+
+
+class BuildError(Exception):
+    def __init__(self, message: str, **extra: Any):
+        super().__init__(message)
+        self.extra = extra
+
+
+class Interrupted(Exception):
+    def __init__(self, signum: int):
+        super().__init__(f"received signal {signum}")
+        self.signum = signum
+
+
+def log_path_for(dest: str, name: str) -> str:
+    return os.path.join(dest, f"{name}.log")
+
+
+def dib_version(dib_command: str, env: dict[str, str]) -> str:
+    try:
+        out = subprocess.run(
+            [dib_command, "--version"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env=env, timeout=120, check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise BuildError(
+            f"dib_command: '{dib_command} --version' cannot run: {exc}; run the dbaas.guest_images.build_host role"
+        ) from exc
+    text = out.stdout.decode("utf-8", "replace").strip()
+    if out.returncode != 0 or not text:
+        raise BuildError(
+            f"dib_command: '{dib_command} --version' failed (exit {out.returncode}): {text}; is diskimage-builder"
+            " installed correctly? Run the dbaas.guest_images.build_host role"
+        )
+    return text.splitlines()[-1].strip()
+
+
+def _hook_element(hook: str | None, resolved: dict[str, str]) -> str | None:
+    """Which element a failing hook came from (DIB copies hooks from element folders)."""
+    label = hook_label(hook)
+    if not label:
+        return None
+    for name, folder in resolved.items():
+        if os.path.exists(os.path.join(folder, label)):
+            return name
+    return None
+
+
+# --- the run ----------------------------------------------------------------
+
+def _validate(request: DibImageRequest, check_mode: bool) -> tuple[str, list[str]]:
+    validate.check_name(request.name)
+    validate.check_formats(request.formats)
+    validate.check_numbers(request.size, request.timeout, request.lock_timeout, request.max_age)
+    validate.check_environment(request.environment)
+    validate.check_inputs(request.inputs, request.environment)
+    validate.check_element_paths(request.element_paths)
+    dib_command = validate.find_dib_command(request.dib_command)
+    dib_elements = dib_elements_dir(dib_command)
+    if not dib_elements:
+        raise validate.InvalidOption(
+            "dib_command",
+            f"cannot find diskimage-builder's own elements next to '{dib_command}'; is it a diskimage-builder"
+            " install? Run the dbaas.guest_images.build_host role",
+        )
+    search = list(request.element_paths) + [dib_elements]
+    validate.check_elements(request.elements, search)
+    if check_mode:
+        if os.path.isdir(request.dest) and not os.access(request.dest, os.W_OK | os.X_OK):
+            raise validate.InvalidOption("dest", f"'{request.dest}' is not writable by this user")
+    else:
+        validate.ensure_dest(request.dest)
+    return dib_command, search
+
+
+def cache_dir_for(cache_dir: str | None, environment: dict[str, str]) -> str:
+    """The DIB image cache a build uses (DIB's own default when none is given); created when missing."""
+    path = cache_dir or environment.get("DIB_IMAGE_CACHE")
+    path = os.path.abspath(os.path.expanduser(path or "~/.cache/image-create"))
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def run(request: DibImageRequest, check_mode: bool = False, diff_mode: bool = False) -> dict[str, Any]:
+    started = time.time()
+    name, dest = request.name, request.dest
+    try:
+        dib_command, search = _validate(request, check_mode)
+        try:
+            resolved = resolve_elements(with_dib_defaults(request.elements, request.arch), search)
+        except ElementError as exc:
+            raise validate.InvalidOption("elements", str(exc)) from exc
+    except validate.InvalidOption as exc:
+        raise BuildError(str(exc), option=exc.option) from exc
+
+    base_env = build_environment(
+        dib_command=dib_command, element_paths=request.element_paths, environment={}, inputs={},
+        tmp_dir=tempfile.gettempdir(),
+    )
+    version = dib_version(dib_command, base_env)
+    components = compute_components(
+        elements=request.elements, resolved_elements=resolved, environment=request.environment,
+        packages=request.packages, formats=request.formats, size=request.size, arch=request.arch,
+        dib_version=version, inputs=request.inputs,
+    )
+    fingerprint = fingerprint_of(components)
+    expected = [output_path(dest, name, fmt) for fmt in request.formats]
+    record = load_record(dest, name)
+    build, reason, changed_inputs = decide(
+        record, fingerprint, components, expected, force=request.force, max_age_hours=request.max_age
+    )
+    result: dict[str, Any] = {
+        "changed": False,
+        "built": False,
+        "fingerprint": fingerprint,
+        "dib_version": version,
+        "resolved_elements": list(resolved),
+        "reason": reason,
+        "changed_inputs": changed_inputs,
+        "images": (record or {}).get("images", []) if not build else [],
+        "log_path": log_path_for(dest, name),
+        "duration": 0.0,
+    }
+    if diff_mode and changed_inputs:
+        result["diff"] = diff_of((record or {}).get("components"), components, changed_inputs)
+    if not build:
+        result["duration"] = round(time.time() - started, 3)
+        return result
+    if check_mode:
+        result["changed"] = True
+        result["reason"] = "would build: " + reason
+        result["duration"] = round(time.time() - started, 3)
+        return result
+
+    try:
+        validate.check_free_space(dest, request.size, request.formats)
+    except validate.InvalidOption as exc:
+        raise BuildError(str(exc), option=exc.option) from exc
+
+    lock = ImageLock(dest, name, request.lock_timeout)
+    try:
+        lock.acquire()
+    except LockTimeout as exc:
+        raise BuildError(str(exc), lock_path=lock.path, holder_pid=exc.holder_pid) from exc
+    try:
+        if not request.force:
+            # Someone else may have built while we waited for the lock; their result may be ours.
+            record = load_record(dest, name)
+            build, reason, changed_inputs = decide(
+                record, fingerprint, components, expected, force=False, max_age_hours=request.max_age
+            )
+            if not build and record is not None:
+                result.update(reason=reason + " (built by a concurrent run)", changed_inputs=[],
+                              images=record["images"], duration=round(time.time() - started, 3))
+                return result
+
+        def make_record(images: list[dict[str, Any]], duration: float) -> dict[str, Any]:
+            return {
+                "version": FINGERPRINT_VERSION,
+                "fingerprint": fingerprint,
+                "components": components,
+                "images": images,
+                "resolved_elements": dict(resolved),
+                "built_at_epoch": time.time(),
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "duration": duration,
+                "log_path": log_path_for(dest, name),
+            }
+
+        cache = cache_lock(cache_dir_for(request.cache_dir, request.environment),
+                           max(1.0, request.lock_timeout - lock.waited))
+        try:
+            cache.acquire()
+        except LockTimeout as exc:
+            raise BuildError(str(exc), lock_path=cache.path, holder_pid=exc.holder_pid) from exc
+        try:
+            images = _build(request, dib_command, resolved, lock, make_record)
+        finally:
+            cache.release()
+    finally:
+        lock.release()
+    result.update(changed=True, built=True, images=images, duration=round(time.time() - started, 3))
+    return result
+
+
+def _build(
+    request: DibImageRequest,
+    dib_command: str,
+    resolved: dict[str, str],
+    lock: ImageLock,
+    make_record: Callable[[list[dict[str, Any]], float], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    name, dest = request.name, request.dest
+    prune_unaccounted(dest, name)
+    work_dir = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=dest)
+    tmp_dir = os.path.join(work_dir, "tmp")
+    out_dir = os.path.join(work_dir, "out")
+    os.mkdir(tmp_dir)
+    os.mkdir(out_dir)
+    dib_log = os.path.join(work_dir, "dib.log")
+    stdout_path = os.path.join(work_dir, "dib.stdout")
+    final_log = log_path_for(dest, name)
+    status = progress_path(dest, name)
+
+    argv = build_argv(
+        dib_command, out_base=os.path.join(out_dir, name), formats=request.formats, elements=request.elements,
+        logfile=dib_log, size=request.size, arch=request.arch, packages=request.packages,
+    )
+    env = build_environment(
+        dib_command=dib_command, element_paths=request.element_paths, environment=request.environment,
+        inputs=request.inputs, tmp_dir=tmp_dir, cache_dir=request.cache_dir,
+    )
+
+    guardian = start_guardian(work_dir, dib_log, final_log, status, [] if lock.fd is None else [lock.fd])
+    previous: dict[signal.Signals, Any] = {}
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        raise Interrupted(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        previous[sig] = signal.signal(sig, on_signal)
+
+    proc: subprocess.Popen[bytes] | None = None
+    follower = None
+    started = time.time()
+    try:
+        try:
+            with open(stdout_path, "wb") as stdout:
+                proc = subprocess.Popen(
+                    argv, env=env, cwd=out_dir, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            guardian.watch(proc.pid)
+            follower = LogFollower(dib_log, status, new_state(name, os.getpid(), started))
+            follower.start()
+            try:
+                rc = proc.wait(timeout=request.timeout)
+            except subprocess.TimeoutExpired:
+                raise BuildError(
+                    f"DIB build of '{name}' did not finish within timeout={request.timeout} s; it was killed and"
+                    " cleaned up. Raise timeout if the build is just slow (see the log).",
+                    log_path=final_log, failed_hook=None,
+                ) from None
+            follower.stop()
+            if rc != 0:
+                raise _failure(name, rc, dib_log, stdout_path, final_log, resolved)
+            staged = {fmt: output_path(out_dir, name, fmt) for fmt in request.formats}
+            try:
+                images = describe_outputs(staged, dest, name)
+            except OutputError as exc:
+                raise BuildError(f"DIB build of '{name}' finished but its output is not usable: {exc}",
+                                 log_path=final_log, failed_hook=None) from exc
+            leftovers = release_host_resources(work_dir)
+            if leftovers:
+                raise BuildError(
+                    f"DIB build of '{name}' left {', '.join(leftovers)} behind and they could not be released",
+                    log_path=final_log, failed_hook=None,
+                )
+            _move_log(dib_log, stdout_path, final_log)
+            publish(staged, images, dest, name, make_record(images, round(time.time() - started, 3)))
+            remove_tree(work_dir)
+            return images
+        except Interrupted as exc:
+            raise BuildError(
+                f"dib_image for '{name}' was interrupted by signal {exc.signum}; DIB was killed and its work"
+                " cleaned up", log_path=final_log, failed_hook=None,
+            ) from None
+    except BaseException:
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
+        if follower:
+            follower.stop()
+        _move_log(dib_log, stdout_path, final_log)
+        cleanup_build(work_dir, proc.pid if proc else None)
+        if proc:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+        prune_unaccounted(dest, name)
+        raise
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        with contextlib.suppress(OSError):
+            os.unlink(status)
+        guardian.release()
+
+
+def _move_log(dib_log: str, stdout_path: str, final_log: str) -> None:
+    """Put DIB's log (plus anything it printed before its logger started) at ``<dest>/<name>.log``."""
+    parts = []
+    for path in (stdout_path, dib_log):
+        try:
+            with open(path, "rb") as handle:
+                parts.append(handle.read())
+        except OSError:
+            continue
+    if not parts:
+        return
+    tmp = final_log + ".tmp"
+    with open(tmp, "wb") as handle:
+        for part in parts:
+            handle.write(part)
+    os.replace(tmp, final_log)
+    for path in (stdout_path, dib_log):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+def _failure(
+    name: str, rc: int, dib_log: str, stdout_path: str, final_log: str, resolved: dict[str, str]
+) -> BuildError:
+    text = ""
+    for path in (stdout_path, dib_log):
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                text += handle.read()
+        except OSError:
+            continue
+    found = extract_errors(text)
+    lines = found["lines"] or tail_lines(text)
+    hook = found["failed_hook"]
+    where = ""
+    element = _hook_element(hook, resolved)
+    if hook:
+        where = f" in {hook_label(hook)}" + (f" (element {element})" if element else "")
+    label = hook_label(hook)
+    if element and label:
+        # The copy DIB ran is gone with the work folder; point at the element's own file.
+        hook = os.path.join(resolved[element], label)
+    details = "\n".join(lines)
+    message = f"DIB build of '{name}' failed{where} (exit {rc}):\n{details}\nFull log: {final_log}"
+    return BuildError(message, log_path=final_log, failed_hook=hook, failed_element=element, error_lines=lines, rc=rc)

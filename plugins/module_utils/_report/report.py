@@ -1,0 +1,157 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The build report: one row per image, as JSON and as Markdown.
+
+PRIVATE to the collection: no compatibility promise outside it.
+
+A row is made from a ``dbaas.guest_images.dib_image`` result (or the failed
+result of a build) by :func:`report_row`; :func:`report` puts the rows of
+every build host together and :func:`render_markdown` renders the document
+for people.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+STATUS_BUILT = "built"
+STATUS_REUSED = "reused"
+STATUS_FAILED = "failed"
+
+
+def report_row(result: Mapping[str, Any] | None, name: str, build_host: str) -> dict[str, Any]:
+    """One report row from a dib_image result (a failed one too)."""
+    result = dict(result or {})
+    failed = bool(result.get("failed"))
+    if failed:
+        status = STATUS_FAILED
+    elif result.get("built"):
+        status = STATUS_BUILT
+    else:
+        status = STATUS_REUSED
+    outputs: list[dict[str, Any]] = []
+    for image in result.get("images") or []:
+        outputs.append(
+            {
+                "path": image.get("path"),
+                "format": image.get("format"),
+                "size": image.get("size"),
+                "sha256": image.get("sha256"),
+            }
+        )
+    row: dict[str, Any] = {
+        "name": name,
+        "build_host": build_host,
+        "status": status,
+        "fingerprint": result.get("fingerprint"),
+        "outputs": outputs,
+        "duration": result.get("duration"),
+        "reason": result.get("reason"),
+        "log_path": result.get("log_path"),
+        "dib_version": result.get("dib_version"),
+    }
+    if failed:
+        row["error"] = result.get("msg") or "the build failed"
+    return row
+
+
+def report(
+    rows: Iterable[Mapping[str, Any]] | None,
+    generated_at: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The report document from the rows of all build hosts."""
+    images = [dict(row) for row in rows or []]
+    images.sort(key=lambda row: (str(row.get("name")), str(row.get("build_host"))))
+    summary = {STATUS_BUILT: 0, STATUS_REUSED: 0, STATUS_FAILED: 0}
+    for row in images:
+        summary[row.get("status", STATUS_FAILED)] = summary.get(row.get("status", STATUS_FAILED), 0) + 1
+    if generated_at is None:
+        generated_at = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()  # noqa: UP017 (Python 3.8)
+    document: dict[str, Any] = {"generated_at": generated_at, "summary": summary, "images": images}
+    document.update(extra or {})
+    return document
+
+
+def _size(value: object) -> str:
+    if not isinstance(value, int):
+        return "-"
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return "-"
+
+
+def _duration(value: object) -> str:
+    if not isinstance(value, (int, float)):
+        return "-"
+    minutes, seconds = divmod(float(value), 60)
+    return f"{int(minutes)} min {seconds:.0f} s" if minutes else f"{seconds:.1f} s"
+
+
+def _cell(value: object) -> str:
+    return str(value if value not in (None, "") else "-").replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(document: Mapping[str, Any]) -> str:
+    """The report for people: a summary line and one table row per output."""
+    summary = document.get("summary", {})
+    lines = [
+        "# Build report",
+        "",
+        f"Generated {document.get('generated_at', '-')}: "
+        f"{summary.get(STATUS_BUILT, 0)} built, {summary.get(STATUS_REUSED, 0)} reused, "
+        f"{summary.get(STATUS_FAILED, 0)} failed.",
+        "",
+        "| image | build host | status | fingerprint | output | format | size | sha256 | duration |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in document.get("images", []):
+        fingerprint = row.get("fingerprint") or ""
+        outputs = row.get("outputs") or [{}]
+        for output in outputs:
+            sha256 = output.get("sha256") or ""
+            lines.append(
+                "| "
+                + " | ".join(
+                    _cell(value)
+                    for value in (
+                        row.get("name"),
+                        row.get("build_host"),
+                        row.get("status"),
+                        fingerprint[:16],
+                        output.get("path"),
+                        output.get("format"),
+                        _size(output.get("size")),
+                        sha256[:16],
+                        _duration(row.get("duration")),
+                    )
+                )
+                + " |"
+            )
+    failures = [row for row in document.get("images", []) if row.get("status") == STATUS_FAILED]
+    if failures:
+        lines += ["", "## Failures", ""]
+        for row in failures:
+            log = f" (log: {row['log_path']})" if row.get("log_path") else ""
+            lines.append(f"- **{row.get('name')}** on {row.get('build_host')}: {_cell(row.get('error'))}{log}")
+    return "\n".join(lines) + "\n"
+
+
+def _comparable(document: Mapping[str, Any]) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = []
+    for row in document.get("images", []):
+        row = dict(row)
+        if row.get("status") == STATUS_REUSED:
+            # How long the no-op check took is not news.
+            row.pop("duration", None)
+        rows.append(row)
+    return {"summary": document.get("summary"), "images": rows}
+
+
+def same_report(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """True when ``new`` tells nothing ``old`` did not (time stamps and no-op durations aside)."""
+    return _comparable(old) == _comparable(new)

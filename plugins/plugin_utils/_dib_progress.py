@@ -1,0 +1,178 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Running ``dbaas.guest_images.dib_image`` from the controller with progress lines.
+
+PRIVATE to the collection, controller only: no compatibility promise outside it.
+
+A DIB build takes minutes.  The module is started asynchronously and every
+``dib_image_poll_interval`` seconds (a variable, default 10) the module's
+progress file is read and a line printed when the phase changes or at
+least once a minute::
+
+    [dib_image debian-12] install.d 05:12 elapsed, running 50-trove-guest-agent
+
+Before that, a quick check-mode run of the module (the probe) asks whether
+DIB must run at all: an unchanged image, or input the module refuses, is
+answered at once without the cost of an async start and its polling.  In
+check mode, or when the task is itself ``async``, the module runs the
+ordinary way.  A job whose async_wrapper is gone without a result (killed
+with its process group) is reported as such, not waited for.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import time
+from typing import Any
+
+from ansible.module_utils.common.text.converters import to_text
+from ansible.utils.display import Display
+
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.progress import (
+    format_line,
+    progress_path,
+    read_state,
+)
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.request import option_default
+from ansible_collections.dbaas.guest_images.plugins.plugin_utils._dib_staging import remote_home_path
+
+display = Display()
+
+DEFAULT_POLL_INTERVAL = 10.0
+REPORT_EVERY = 60
+# Seconds async_wrapper lets the module run beyond its own timeout and lock wait.
+ASYNC_MARGIN = 600
+# Keys async_status adds around the module's own result.
+ASYNC_KEYS = ("ansible_job_id", "started", "finished", "results_file", "stdout", "stderr", "stdout_lines",
+              "stderr_lines", "erased")
+
+
+def should_report(state: dict[str, Any], last_phase: str | None, last_report: float, now: float) -> bool:
+    """Print on every phase change, and at least every REPORT_EVERY seconds."""
+    return state.get("phase") != last_phase or now - last_report >= REPORT_EVERY
+
+
+def _int_option(args: dict[str, Any], option: str) -> int:
+    value = args.get(option)
+    return int(option_default(option) if value in (None, "") else value)
+
+
+class ModuleRun:
+    """The one way the action plugin runs the module for a task: plain, or async with progress."""
+
+    def __init__(self, action: Any, module: str, task_vars: dict[str, Any]):
+        self._action = action
+        self._task = action._task
+        self._module = module
+        self._task_vars = task_vars
+
+    def _execute(self, module: str, args: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self._action._execute_module(
+            module_name=module, module_args=args, task_vars=self._task_vars, **kwargs
+        )
+        return result
+
+    def execute(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The module's result for ``args`` (build-host paths already)."""
+        connection = self._action._connection
+        if self._task.async_val:
+            # The task asked for async itself: the task executor polls, as for any module.
+            return self._execute(self._module, args, wrap_async=not connection.has_native_async)
+        if self._task.check_mode or connection.has_native_async:
+            return self._execute(self._module, args)
+        if not args.get("force"):
+            # An unchanged image (or bad input) is answered in a fraction of a second by a
+            # check-mode run; the async start and its polling are paid only when DIB must run.
+            probe = self.probe(args)
+            if probe.get("failed") or not probe.get("changed"):
+                return probe
+        interval = float(self._task_vars.get("dib_image_poll_interval", DEFAULT_POLL_INTERVAL))
+        result = self.run_with_progress(args, interval)
+        # async_wrapper marks every result changed; the module's own word counts.
+        if "built" in result:
+            result["changed"] = bool(result.get("built"))
+        return result
+
+    def probe(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Run the module in check mode: would it build?"""
+        check_mode = self._task.check_mode
+        self._task.check_mode = True
+        try:
+            return self._execute(self._module, args)
+        finally:
+            self._task.check_mode = check_mode
+
+    def _read_progress(self, path: str) -> dict[str, Any] | None:
+        result = self._action._low_level_execute_command(f"cat {shlex.quote(path)}", sudoable=True)
+        if result.get("rc") != 0:
+            return None
+        return read_state(to_text(result.get("stdout", "")))
+
+    def _job_gone(self, jid: str) -> bool:
+        """True when no async_wrapper process of this job is left on the build host."""
+        # async_wrapper has the job id (before its ".pid" suffix) on its command line; the
+        # bracket keeps the pattern from matching the shell that runs pgrep.
+        job = jid.split(".", 1)[0]
+        if not job[1:].isdigit():
+            return False
+        result = self._action._low_level_execute_command(f"pgrep -f '[{job[0]}]{job[1:]}'", sudoable=True)
+        return bool(result.get("rc") == 1)  # 1: nothing matched; anything else (no pgrep...) proves nothing
+
+    def run_with_progress(self, args: dict[str, Any], interval: float) -> dict[str, Any]:
+        """Start the module under async_wrapper and poll it, printing progress lines, until it ends."""
+        # async_wrapper kills the module after this; the module's own timeout should act first.
+        async_limit = _int_option(args, "timeout") + _int_option(args, "lock_timeout") + ASYNC_MARGIN
+        self._task.async_val = async_limit
+        try:
+            started = self._execute(self._module, args, wrap_async=True)
+        finally:
+            self._task.async_val = 0
+        jid = started.get("ansible_job_id")
+        if started.get("failed") or not jid:
+            return started
+        # Unexpanded on purpose: async_status expands it in the same environment async_wrapper did.
+        async_dir = self._action.get_shell_option("async_dir", default="~/.ansible_async")
+        name = args.get("name", "?")
+        dest = args.get("dest") or ""
+        if dest.startswith("~"):
+            dest = remote_home_path(self._action, dest)
+        status_file = progress_path(dest, name) if os.path.isabs(dest) else None
+        last_phase: str | None = None
+        last_report = 0.0
+        dead_polls = 0
+        status_args = {"jid": jid, "mode": "status", "_async_dir": async_dir}
+        cleanup_args = dict(status_args, mode="cleanup")
+        deadline = time.monotonic() + async_limit + 120
+        # Poll soon at first (an unchanged image answers in a second or two), then every interval.
+        wait = min(1.0, interval)
+        while True:
+            time.sleep(wait)
+            wait = min(wait * 2, interval)
+            if time.monotonic() > deadline:
+                waited = async_limit + 120
+                return {"failed": True, "msg": f"dib_image: no result from the build host after {waited} s (job {jid})"}
+            status = self._execute("ansible.legacy.async_status", status_args)
+            if status.get("finished") or (status.get("failed") and not status.get("started", True)):
+                break
+            state = self._read_progress(status_file) if status_file else None
+            now = time.time()
+            if state and "started_at" in state and should_report(state, last_phase, last_report, now):
+                display.display(format_line(name, state, now))
+                last_phase, last_report = state.get("phase"), now
+            if self._job_gone(jid):
+                # No async_wrapper process is left, yet it recorded no result: the job was killed
+                # (SIGKILL to its process group). Give a late result one more poll to appear.
+                dead_polls += 1
+                if dead_polls >= 2:
+                    self._execute("ansible.legacy.async_status", cleanup_args)
+                    pid = f" (PID {state['pid']})" if state and state.get("pid") else ""
+                    return {
+                        "failed": True,
+                        "msg": f"dib_image: the module process{pid} on the build host died without a result"
+                        f" (was it killed?); its guardian stops DIB and cleans up. DIB's log: "
+                        f"{os.path.join(dest, name + '.log')}",
+                    }
+            else:
+                dead_polls = 0
+        self._execute("ansible.legacy.async_status", cleanup_args)
+        return {k: v for k, v in status.items() if k not in ASYNC_KEYS}

@@ -1,0 +1,77 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Build report rows, document and Markdown."""
+
+from ansible_collections.dbaas.guest_images.plugins.module_utils._report import report as build_report
+
+BUILT = {
+    "changed": True,
+    "built": True,
+    "fingerprint": "ab" * 32,
+    "images": [{"path": "/out/img.qcow2", "format": "qcow2", "size": 344 * 1024 * 1024, "sha256": "cd" * 32}],
+    "duration": 134.2,
+    "reason": "no fingerprint file",
+    "log_path": "/out/img.log",
+    "dib_version": "3.43.0",
+}
+
+
+def test_row_of_a_build():
+    row = build_report.report_row(BUILT, "img", "builder1")
+    assert row["status"] == "built"
+    assert row["build_host"] == "builder1"
+    assert row["outputs"] == [
+        {"path": "/out/img.qcow2", "format": "qcow2", "size": 344 * 1024 * 1024, "sha256": "cd" * 32}
+    ]
+    assert row["fingerprint"] == "ab" * 32
+    assert "error" not in row
+
+
+def test_row_of_a_reuse_and_of_a_failure():
+    reused = dict(BUILT, built=False, changed=False, reason="fingerprint unchanged")
+    assert build_report.report_row(reused, "img", "h")["status"] == "reused"
+    failed = build_report.report_row({"failed": True, "msg": "DIB failed: E: no space"}, "img", "h")
+    assert failed["status"] == "failed"
+    assert failed["error"] == "DIB failed: E: no space"
+    assert failed["outputs"] == []
+
+
+def test_document_summary_and_order():
+    rows = [
+        build_report.report_row(BUILT, "zeta", "h1"),
+        build_report.report_row(dict(BUILT, built=False), "alpha", "h1"),
+        build_report.report_row({"failed": True}, "mid", "h2"),
+    ]
+    document = build_report.report(rows, generated_at="2026-01-01T00:00:00+00:00")
+    assert document["summary"] == {"built": 1, "reused": 1, "failed": 1}
+    assert [row["name"] for row in document["images"]] == ["alpha", "mid", "zeta"]
+    assert document["generated_at"] == "2026-01-01T00:00:00+00:00"
+
+
+def test_markdown_has_one_row_per_output_and_lists_failures():
+    two_outputs = dict(
+        BUILT, images=BUILT["images"] + [{"path": "/out/img.raw", "format": "raw", "size": 2048, "sha256": "ef" * 32}]
+    )
+    rows = [
+        build_report.report_row(two_outputs, "img", "h1"),
+        build_report.report_row({"failed": True, "msg": "bad | pipe", "log_path": "/out/x.log"}, "x", "h1"),
+    ]
+    text = build_report.render_markdown(build_report.report(rows, generated_at="T"))
+    lines = text.splitlines()
+    table = [line for line in lines if line.startswith("| img ")]
+    assert len(table) == 2
+    assert "| qcow2 | 344.0 MiB |" in table[0]
+    assert "| raw | 2.0 KiB |" in table[1]
+    assert "2 min 14 s" in table[0]
+    assert "1 built, 0 reused, 1 failed" in text
+    assert "- **x** on h1: bad \\| pipe (log: /out/x.log)" in text
+
+
+def test_same_report_ignores_time_stamp_and_no_op_duration_only():
+    reused = dict(BUILT, built=False)
+    first = build_report.report([build_report.report_row(reused, "img", "h")], generated_at="T1")
+    again = build_report.report([build_report.report_row(dict(reused, duration=0.4), "img", "h")], generated_at="T2")
+    assert build_report.same_report(first, again)
+    built = build_report.report([build_report.report_row(BUILT, "img", "h")], generated_at="T3")
+    assert not build_report.same_report(first, built)
+    rebuilt = build_report.report([build_report.report_row(dict(BUILT, duration=99.0), "img", "h")], generated_at="T4")
+    assert not build_report.same_report(built, rebuilt)
