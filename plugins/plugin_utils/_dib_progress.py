@@ -165,14 +165,29 @@ class ModuleRun:
                 dead_polls += 1
                 if dead_polls >= 2:
                     self._execute("ansible.legacy.async_status", cleanup_args)
-                    pid = f" (PID {state['pid']})" if state and state.get("pid") else ""
-                    return {
-                        "failed": True,
-                        "msg": f"dib_image: the module process{pid} on the build host died without a result"
-                        f" (was it killed?); its guardian stops DIB and cleans up. DIB's log: "
-                        f"{os.path.join(dest, name + '.log')}",
-                    }
+                    return _died(state, dest, name)
             else:
                 dead_polls = 0
         self._execute("ansible.legacy.async_status", cleanup_args)
-        return {k: v for k, v in status.items() if k not in ASYNC_KEYS}
+        result = {k: v for k, v in status.items() if k not in ASYNC_KEYS}
+        if _killed_under_its_wrapper(result):
+            # The module's process group was killed but async_wrapper lived on and recorded the
+            # module's empty output: the same event as a wrapper killed with it.
+            return _died(self._read_progress(status_file) if status_file else None, dest, name)
+        return result
+
+
+def _killed_under_its_wrapper(result: dict[str, Any]) -> bool:
+    """async_wrapper's record of a module that printed nothing at all (it was killed before its result)."""
+    return bool(result.get("failed")) and not str(result.get("data", "-")).strip() and \
+        "No start of json char found" in str(result.get("msg", ""))
+
+
+def _died(state: dict[str, Any] | None, dest: str, name: str) -> dict[str, Any]:
+    pid = f" (PID {state['pid']})" if state and state.get("pid") else ""
+    return {
+        "failed": True,
+        "msg": f"dib_image: the module process{pid} on the build host died without a result"
+        f" (was it killed?); its guardian stops DIB and cleans up. DIB's log: "
+        f"{os.path.join(dest, name + '.log')}",
+    }
