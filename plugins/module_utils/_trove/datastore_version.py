@@ -147,13 +147,13 @@ def ensure_version(admin: TroveAdmin, want: Version, state: str = "present",
     if action == "none":
         return {"changed": False, "action": action, "version": current,
                 "diff": {"before": diff_view(current), "after": diff_view(current)}}
-    if action == "delete":
-        assert current is not None
+    if action == "delete" and current is not None:
         if not check_mode:
             admin.delete_version(current["id"], label)
         return {"changed": True, "action": action, "version": None,
                 "diff": {"before": diff_view(current), "after": {}}}
-    assert body is not None
+    if body is None:
+        raise TroveError(f"No change planned for datastore version {label} although one is needed.")
     after: Version | None = predicted(current, want, body)
     if not check_mode:
         if action == "create":
@@ -169,8 +169,7 @@ def ensure_version(admin: TroveAdmin, want: Version, state: str = "present",
             after = find_version(admin.list_versions(), want["datastore_name"], want["name"], number)
             if after is None:
                 raise TroveError(f"Trove accepted datastore version {label} but does not list it afterwards.")
-        else:
-            assert current is not None
+        elif current is not None:
             admin.update_version(current["id"], body, label)
             after = admin.get_version(current["id"])
     return {"changed": True, "action": action, "version": after, "request": body,
