@@ -161,6 +161,11 @@ def test_default_image_answers_trove_26_at_its_defaults(trove_images, rabbitmq, 
                              if line.startswith("ubuntu:"))
                 assert owner[6] in ("/usr/sbin/nologin", "/sbin/nologin"), owner
                 assert int(owner[2]) < 1000, f"the owner account is not a system account: {owner}"
+                # use_nova_server_config_drive=False (Trove's default): cloud-init must also read the
+                # metadata service, so the OpenStack datasource is listed and present.
+                sources = yaml.safe_load((root / "etc/cloud/cloud.cfg.d/91-dib-cloud-init-datasources.cfg").read_text())
+                assert "OpenStack" in sources["datasource_list"], sources
+                assert list(root.glob("usr/lib/python3/dist-packages/cloudinit/sources/DataSourceOpenStack.py"))
     finally:
         probe.stop()
         # qemu is gone; its socat children see the end of their STDIO and exit.
