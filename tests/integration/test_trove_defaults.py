@@ -143,10 +143,10 @@ def test_default_image_answers_trove_26_at_its_defaults(trove_images, rabbitmq, 
             print(f"\nstep times after qemu start (TCG, 2 vCPU, 2 GiB):\n{timeline.report()}")
 
             console = plain_console(guest)
-            assert AGENT_CONF_MISSING not in console, _failure("the precheck did not find trove-guestagent.conf",
-                                                              guest, probe, timeline)
-            assert not UNKNOWN_OWNER.search(console), _failure("cloud-init could not chown the injected files",
-                                                               guest, probe, timeline)
+            missing = _failure("the precheck did not find trove-guestagent.conf", guest, probe, timeline)
+            assert AGENT_CONF_MISSING not in console, missing
+            unknown = _failure("cloud-init could not chown the injected files", guest, probe, timeline)
+            assert not UNKNOWN_OWNER.search(console), unknown
             # The volume Trove attached, formatted and mounted by the agent at the mysql mount point.
             assert stats["stats"]["total"] == pytest.approx(VOLUME_GIB, abs=0.25), stats
             assert stats["stats"]["block_size"] > 0
