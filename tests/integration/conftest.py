@@ -11,4 +11,5 @@ pytest_plugins = [
     "fixtures.layers",
     "fixtures.boot",
     "fixtures.trove",
+    "fixtures.broker",
 ]

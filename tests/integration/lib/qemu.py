@@ -30,6 +30,17 @@ _KERNEL_STARTED = re.compile(r"Linux version \d")
 _accel_verdict = None  # "kvm" or "tcg" once known
 
 
+def guestfwd_to_loopback(guest_addr, guest_port, host_port):
+    """``-nic user`` option: the guest's ``guest_addr:guest_port`` reaches the host's ``127.0.0.1:host_port``.
+
+    A ``cmd:`` forward (one socat per guest connection): a ``tcp:`` forward
+    opens ONE host connection when qemu starts, which a broker closes after
+    its handshake timeout, long before the guest connects. Works with
+    ``restrict=on`` (the guest reaches nothing else).
+    """
+    return f"guestfwd=tcp:{guest_addr}:{int(guest_port)}-cmd:socat STDIO TCP:127.0.0.1:{int(host_port)}"
+
+
 class BootError(AssertionError):
     """The guest did not show what was expected; the message ends with the console tail."""
 
@@ -68,18 +79,18 @@ class Guest:
     """A running qemu guest: its serial log and helpers to wait on it."""
 
     def __init__(self, workdir, image, config_drive=None, volume_gib=1, memory_mib=1536,
-                 accel="tcg", extra_args=()):
+                 accel="tcg", extra_args=(), smp=1, nic_options=""):
         self.workdir = workdir
         self.serial_log = os.path.join(workdir, "serial.log")
         self.accel = accel
         self.process = None
-        overlay = os.path.join(workdir, "root.qcow2")
+        overlay = self.overlay = os.path.join(workdir, "root.qcow2")
         subprocess.run(
             ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", os.path.abspath(image), overlay],
             check=True, capture_output=True,
         )
         argv = [
-            QEMU, "-machine", "q35", *(_accel_args(accel)), "-smp", "1", "-m", str(memory_mib),
+            QEMU, "-machine", "q35", *(_accel_args(accel)), "-smp", str(smp), "-m", str(memory_mib),
             "-display", "none", "-monitor", "none", "-parallel", "none", "-no-reboot",
             "-serial", f"file:{self.serial_log}",
             "-drive", f"file={overlay},if=virtio,format=qcow2",
@@ -92,7 +103,9 @@ class Guest:
         if config_drive:
             # Nova attaches the config drive as a CD-ROM on the IDE/SATA bus, not virtio.
             argv += ["-drive", f"file={config_drive},if=ide,media=cdrom,format=raw,readonly=on"]
-        argv += ["-nic", "user,model=virtio-net-pci", *extra_args]
+        # nic_options: more -nic user options, e.g. "restrict=on,guestfwd=tcp:10.0.2.100:5672-cmd:socat ...".
+        nic = "user,model=virtio-net-pci" + (f",{nic_options}" if nic_options else "")
+        argv += ["-nic", nic, *extra_args]
         self.argv = argv
         with open(os.path.join(workdir, "qemu.stderr"), "wb") as stderr:
             self.process = subprocess.Popen(
@@ -152,14 +165,17 @@ class boot:  # noqa: N801 - used like a function: ``with boot(...) as guest``
     """Context manager: boot ``image`` and always kill qemu and remove its files.
 
     ``keep_log`` (a path) receives a copy of the serial console at the end,
-    for failure reports.
+    for failure reports. ``accel`` ("tcg" or "kvm") skips the KVM probe;
+    ``smp`` is the vCPU count; ``nic_options`` are added to the user-mode NIC.
     """
 
     def __init__(self, image, config_drive=None, volume_gib=1, memory_mib=1536, keep_log=None,
-                 workdir=None):
+                 workdir=None, accel=None, smp=1, nic_options=""):
         if shutil.which(QEMU) is None:
             raise RuntimeError(f"{QEMU} is missing: install qemu-system-x86 (bindep.txt, profile test)")
-        self.kwargs = {"config_drive": config_drive, "volume_gib": volume_gib, "memory_mib": memory_mib}
+        self.kwargs = {"config_drive": config_drive, "volume_gib": volume_gib, "memory_mib": memory_mib,
+                       "smp": smp, "nic_options": nic_options}
+        self.accel = accel
         self.image = image
         self.keep_log = keep_log
         self.parent = workdir
@@ -168,7 +184,7 @@ class boot:  # noqa: N801 - used like a function: ``with boot(...) as guest``
 
     def __enter__(self):
         global _accel_verdict
-        accel = os.environ.get("DBAAS_QEMU_ACCEL") or _accel_verdict
+        accel = os.environ.get("DBAAS_QEMU_ACCEL") or self.accel or _accel_verdict
         if accel is None and not _kvm_usable():
             accel = _accel_verdict = "tcg"
         if accel is None:
