@@ -60,7 +60,15 @@ def check_environment(environment: dict[str, str]) -> None:
             )
 
 
-def check_inputs(inputs: dict[str, str], environment: dict[str, str]) -> None:
+def check_inputs(inputs: dict[str, str], environment: dict[str, str], check_mode: bool = False) -> list[str]:
+    """Refuse bad inputs; return the variables whose path does not exist yet (check mode only).
+
+    A check-mode run predicts the whole playbook, in which an earlier task
+    (the guest agent wheelhouse of the compose stage) creates an input this
+    task uses; check mode therefore accepts a missing path and says the image
+    would build. A real run still refuses it.
+    """
+    missing: list[str] = []
     for var, path in inputs.items():
         if not _IDENTIFIER.match(var):
             raise InvalidOption("inputs", f"key '{var}' is not a shell variable name; it is exported to DIB as is")
@@ -71,6 +79,9 @@ def check_inputs(inputs: dict[str, str], environment: dict[str, str]) -> None:
         if not path:
             raise InvalidOption("inputs", f"'{var}' has an empty path")
         if not os.path.exists(path):
+            if check_mode:
+                missing.append(var)
+                continue
             raise InvalidOption("inputs", f"'{var}' points at '{path}', which does not exist on the build host")
         if not os.access(path, os.R_OK):
             raise InvalidOption("inputs", f"'{var}' points at '{path}', which is not readable")
@@ -84,6 +95,7 @@ def check_inputs(inputs: dict[str, str], environment: dict[str, str]) -> None:
                 check_readable_file(path)
             except FileProblem as exc:
                 raise InvalidOption("inputs", f"'{var}': {exc}") from None
+    return missing
 
 
 def check_formats(formats: list[str]) -> None:

@@ -68,6 +68,23 @@ def test_inputs(tmp_path):
         v.check_inputs({"PKG": str(good_file)}, {"PKG": "/elsewhere"})
 
 
+def test_check_mode_accepts_an_input_that_does_not_exist_yet(tmp_path):
+    # An earlier task of the same run (the wheelhouse of the compose stage) creates it.
+    good_file = tmp_path / "pkg.tar"
+    good_file.write_bytes(b"x")
+    absent = str(tmp_path / "wheelhouse" / "trove-26.0.0-cp311")
+    inputs = {"PKG": str(good_file), "DBAAS_GUEST_AGENT_WHEELHOUSE": absent}
+    assert v.check_inputs(inputs, {}, check_mode=True) == ["DBAAS_GUEST_AGENT_WHEELHOUSE"]
+    assert v.check_inputs({"PKG": str(good_file)}, {}, check_mode=True) == []
+    with pytest.raises(v.InvalidOption, match="does not exist on the build host"):
+        v.check_inputs(inputs, {})
+    # Every other refusal still holds in check mode.
+    empty_file = tmp_path / "empty"
+    empty_file.write_bytes(b"")
+    with pytest.raises(v.InvalidOption, match="is empty"):
+        v.check_inputs({"PKG": str(empty_file)}, {}, check_mode=True)
+
+
 def test_unreadable_input(tmp_path, monkeypatch):
     # CI runs as root, who reads everything; the refusal is what a build user would see.
     path = tmp_path / "secret"
