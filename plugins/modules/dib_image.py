@@ -261,6 +261,8 @@ def main():
         result = run(request, check_mode=module.check_mode, diff_mode=module._diff)
     except BuildError as exc:
         module.fail_json(msg=str(exc), **exc.extra)
+    for warning in result.pop("warnings", []):
+        module.warn(warning)
     module.exit_json(**result)
 
 

@@ -33,7 +33,11 @@ def test_check_mode_on_a_fresh_machine_says_would_build_and_builds_nothing(run_p
     )
     assert run.rc == 0, run.output[-6000:]
     assert "would build" in run.output, run.output[-4000:]
-    assert re.search(r"input DBAAS_GUEST_AGENT_WHEELHOUSE \(\S+\) does not exist yet", run.output), run.output[-4000:]
+    warning = re.search(r"inputs: 'DBAAS_GUEST_AGENT_WHEELHOUSE' points at '(?P<path>[^']+)', which does not exist yet",
+                        run.output)
+    assert warning and warning["path"].startswith(f"{cache}/wheelhouse/trove-"), run.output[-4000:]
+    assert "DBAAS_GUEST_AGENT_WHEELHOUSE: (does not exist yet)" in run.output, run.output[-4000:]  # the --diff
+    assert "Passing `warnings` to `exit_json`" not in run.output
     assert "check mode: 1 would build, 0 unchanged" in run.output, run.output[-3000:]
     assert "0 built, 1 reused" not in run.output
     assert not (cache / "wheelhouse").exists() or not any((cache / "wheelhouse").iterdir())
