@@ -253,7 +253,9 @@ def compose_guest_image(entry: Any, layers: Mapping[str, Any] | None = None) -> 
     else:
         location = layers.get("pkg_location")
         pins = entry.get("datastore_pkg_sha256", layers.get("pkg_sha256"))
-    packages_found = check_package_location(location, pins, family=family, option=f"{where}: datastore_pkg_location")
+    packages_found = check_package_location(
+        location, pins, family=family, option=f"{where}: datastore_pkg_location", verify_content=True
+    )
     if packages_found:
         elements.append(LAYER_ELEMENTS["licensed"])
         inputs[INPUT_PKG_LOCATION] = str(location)

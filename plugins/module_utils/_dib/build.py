@@ -144,8 +144,8 @@ def _validate(request: DibImageRequest, check_mode: bool) -> tuple[str, list[str
     search = list(request.element_paths) + [dib_elements]
     validate.check_elements(request.elements, search)
     if check_mode:
-        if os.path.isdir(request.dest) and not os.access(request.dest, os.W_OK | os.X_OK):
-            raise validate.InvalidOption("dest", f"'{request.dest}' is not writable by this user")
+        if os.path.isdir(request.dest):
+            validate.check_dest_writable(request.dest)
     else:
         validate.ensure_dest(request.dest)
     return dib_command, search, missing_inputs

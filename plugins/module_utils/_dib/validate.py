@@ -10,6 +10,7 @@ thing this module exists to prevent.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -173,6 +174,25 @@ def check_elements(elements: list[str], search_paths: list[str]) -> None:
         )
 
 
+_READ_ONLY = "is on a read-only file system; choose a folder on a writable file system (or remount it read-write)"
+
+
+def _read_only(path: str) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def check_dest_writable(dest: str) -> None:
+    """Refuse an existing ``dest`` that cannot be written, saying whether the file system or the user is why."""
+    if os.access(dest, os.W_OK | os.X_OK):
+        return
+    if _read_only(dest):
+        raise InvalidOption("dest", f"'{dest}' {_READ_ONLY}")
+    raise InvalidOption("dest", f"'{dest}' is not writable by this user; choose a writable folder or become root")
+
+
 def ensure_dest(dest: str) -> None:
     """Create ``dest`` if missing; refuse it when it cannot be written."""
     if os.path.exists(dest) and not os.path.isdir(dest):
@@ -180,9 +200,10 @@ def ensure_dest(dest: str) -> None:
     try:
         os.makedirs(dest, exist_ok=True)
     except OSError as exc:
+        if exc.errno == errno.EROFS:
+            raise InvalidOption("dest", f"cannot create '{dest}': it {_READ_ONLY}") from exc
         raise InvalidOption("dest", f"cannot create '{dest}': {exc.strerror}; choose a writable folder") from exc
-    if not os.access(dest, os.W_OK | os.X_OK):
-        raise InvalidOption("dest", f"'{dest}' is not writable by this user; choose a writable folder or become root")
+    check_dest_writable(dest)
 
 
 def needed_bytes(size: int | None, formats: list[str]) -> int:
