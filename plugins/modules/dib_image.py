@@ -227,7 +227,7 @@ resolved_elements:
   elements: str
   sample: [debian-minimal, vm, debootstrap, dpkg, package-installs]
 built:
-  description: Whether DIB ran (in check mode always false; RV(changed) then says whether it would run).
+  description: Whether DIB ran (in check mode always false; C(changed) then says whether it would run).
   returned: always
   type: bool
   sample: true
