@@ -1,8 +1,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters for the build stage and its report (documented in build_report_row.yml, dib_environment_for_image.yml).
 
-``result | dbaas.guest_images.build_report_row(name, build_host)``
-    one report row from a dib_image result (failed ones too);
+``result | dbaas.guest_images.build_report_row(name, build_host, check_mode=false)``
+    one report row from a dib_image result (failed ones too; ``would_build`` in check mode);
     the ``dbaas.guest_images.build_report`` module writes the report from those rows.
 ``env | dbaas.guest_images.dib_environment_for_image(by_distribution, host_distribution, elements)``
     the build host's DIB environment adjusted to one image's distribution.
@@ -18,8 +18,8 @@ from ansible_collections.dbaas.guest_images.plugins.module_utils._report import 
 from ansible_collections.dbaas.guest_images.plugins.plugin_utils._plain import plain as _plain
 
 
-def build_report_row(result: Any, name: Any, build_host: Any) -> dict[str, Any]:
-    return build_report.report_row(_plain(result), str(name), str(build_host))
+def build_report_row(result: Any, name: Any, build_host: Any, check_mode: Any = False) -> dict[str, Any]:
+    return build_report.report_row(_plain(result), str(name), str(build_host), bool(check_mode))
 
 
 def dib_environment_for_image(environment: Any, by_distribution: Any, host_distribution: Any,

@@ -4,8 +4,9 @@
 ``entry | dbaas.guest_images.compose_guest_image(layers)``
     the dib_image option set of one matrix entry (see docs/LAYERS.md);
     refuses unsupported combinations and bad operator files before a build.
-``entries | dbaas.guest_images.select_guest_images(expression)``
-    the entries a JMESPath expression selects (empty expression: all).
+``entries | dbaas.guest_images.select_guest_images(expression, allow_empty, matrix)``
+    every entry checked at once (messages name ``matrix[i]``), then the
+    entries a JMESPath expression selects (empty expression: all).
 ``location | dbaas.guest_images.check_licensed_packages(pins, family)``
     validates licensed packages (file or folder), returns name/size/sha256.
 ``paths | dbaas.guest_images.check_container_images``
@@ -31,9 +32,11 @@ def compose_guest_image(entry, layers=None):
         raise AnsibleFilterError(str(exc)) from None
 
 
-def select_guest_images(entries, expression=None):
+def select_guest_images(entries, expression=None, allow_empty=True, matrix="build_guest_images"):
     try:
-        return selection.select_guest_images(_plain(entries), expression)
+        return selection.select_guest_images(
+            _plain(entries), expression, allow_empty=bool(allow_empty), matrix_option=str(matrix)
+        )
     except GuestMatrixError as exc:
         raise AnsibleFilterError(str(exc)) from None
 

@@ -86,6 +86,9 @@ options:
         at them (for example C(DATASTORE_PKG_LOCATION)). Each is exported to DIB under its key, and its content
         is part of the fingerprint.
       - With the action plugin, paths that exist on the controller are copied to the build host first.
+      - A path that does not exist is refused, except in check mode, where an earlier task of the same run
+        (for example the guest agent wheelhouse of the compose stage) may still have to create it; the module
+        then warns, says in RV(reason) that the input does not exist yet, and returns no RV(fingerprint).
     type: dict
     default: {}
   cache_dir:
@@ -196,7 +199,9 @@ images:
       size: 344195072
       sha256: 0f343b0931126a20f133d67c2b018a3b1e44d5b1b5cbbcd54e0bbbdc0f0a8a5c
 fingerprint:
-  description: sha256 over everything that decides the image's content.
+  description:
+    - sha256 over everything that decides the image's content.
+    - None in check mode when an input does not exist yet (its content is not known).
   returned: always
   type: str
   sample: 9c56cc51b374c3ba189210d5b6d4bf57790d351c96c47c02190ecf1e430635ab
@@ -222,7 +227,7 @@ resolved_elements:
   elements: str
   sample: [debian-minimal, vm, debootstrap, dpkg, package-installs]
 built:
-  description: Whether DIB ran.
+  description: Whether DIB ran (in check mode always false; C(changed) then says whether it would run).
   returned: always
   type: bool
   sample: true
@@ -256,6 +261,8 @@ def main():
         result = run(request, check_mode=module.check_mode, diff_mode=module._diff)
     except BuildError as exc:
         module.fail_json(msg=str(exc), **exc.extra)
+    for warning in result.pop("warnings", []):
+        module.warn(warning)
     module.exit_json(**result)
 
 

@@ -102,6 +102,25 @@ def test_environment_location_is_checked_before_build(run_playbook, tmp_path, bu
     assert f"datastore_layer_pkg_location: {missing} does not exist" in out
 
 
+def test_mismatching_sha256_pin_names_the_real_pin_key(run_playbook, tmp_path, build_cache_dir):
+    deb = build_deb(str(tmp_path / "pkgs"))
+    entry = dict(CONTAINER_ENTRY, name="pinned", datastore_pkg_location=deb,
+                 datastore_pkg_sha256={os.path.basename(deb): "0" * 64})
+    out = refused_run(run_playbook, tmp_path, build_cache_dir, [entry])
+    assert f"but build_guest_images entry 'pinned': datastore_pkg_sha256 pins {'0' * 64}" in out
+    assert "location_sha256" not in out
+
+
+def test_a_deb_that_is_not_a_debian_package_is_refused_before_build(run_playbook, tmp_path, build_cache_dir):
+    # A download that saved an error page under the package's name.
+    fake = tmp_path / "acme-dbtools_1.2.3_all.deb"
+    fake.write_text("<html><body>404 Not Found</body></html>\n")
+    entry = dict(CONTAINER_ENTRY, name="fake", datastore_pkg_location=str(fake))
+    out = refused_run(run_playbook, tmp_path, build_cache_dir, [entry])
+    assert f"build_guest_images entry 'fake': datastore_pkg_location: {fake} is not a Debian package: dpkg-deb" in out
+    assert "replace it with the real .deb" in out
+
+
 def test_unsupported_combination_refused_with_supported_list(run_playbook, tmp_path, build_cache_dir):
     entry = dict(CONTAINER_ENTRY, mode="package")
     out = refused_run(run_playbook, tmp_path, build_cache_dir, [entry])

@@ -139,3 +139,22 @@ def test_real_dib_timeout_kills_and_cleans(ansible_env, build_cache_dir, dib_com
     assert any(line.split()[2] in ("root.d", "extra-data.d", "pre-install.d", "install.d") for line in progress)
     assert_nothing_left(dest)
     assert (dest / "deb.log").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a read-only file system needs root")
+def test_read_only_output_file_system_is_named_as_such(ansible_env, build_cache_dir, dib_command, tmp_path):
+    dest = tmp_path / "ro"
+    dest.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(dest)], check=True)
+    try:
+        args = {"name": "deb", "dest": str(dest), "elements": ["debian-minimal"], "dib_command": dib_command,
+                "cache_dir": str(build_cache_dir)}
+        proc, result = run_task(ansible_env, tmp_path, args)
+    finally:
+        subprocess.run(["umount", str(dest)], check=True)
+    assert result["failed"], proc.stdout
+    assert result["msg"] == (
+        f"dest: '{dest}' is on a read-only file system; choose a folder on a writable file system"
+        " (or remount it read-write)"
+    ), result["msg"]
+    assert result["option"] == "dest"

@@ -21,6 +21,7 @@ An entry without ``os`` is a plain DIB image: checked here the same way
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from typing import Any
 
@@ -129,6 +130,8 @@ def _check_name(name: str, where: str) -> None:
 def _size(value: Any, where: str) -> int | None:
     if value in (None, ""):
         return None
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise GuestMatrixError(f"{where}: 'size' must be a whole number of GiB, got {value!r}")
     try:
         size = int(value)
     except (TypeError, ValueError):
@@ -250,7 +253,9 @@ def compose_guest_image(entry: Any, layers: Mapping[str, Any] | None = None) -> 
     else:
         location = layers.get("pkg_location")
         pins = entry.get("datastore_pkg_sha256", layers.get("pkg_sha256"))
-    packages_found = check_package_location(location, pins, family=family, option=f"{where}: datastore_pkg_location")
+    packages_found = check_package_location(
+        location, pins, family=family, option=f"{where}: datastore_pkg_location", verify_content=True
+    )
     if packages_found:
         elements.append(LAYER_ELEMENTS["licensed"])
         inputs[INPUT_PKG_LOCATION] = str(location)
@@ -317,3 +322,130 @@ def _compose_plain(
         },
         entry,
     )
+
+
+# --- the matrix check: every entry, before any stage runs -------------------
+
+MATRIX_OPTION = "build_guest_images"
+_LIST_KEYS = ("elements", "element_paths", "packages", "formats")
+_MAP_KEYS = ("environment", "inputs")
+
+
+def matrix_label(entry: Any, index: int, option: str = MATRIX_OPTION) -> str:
+    """``build_guest_images[2] (name)``: where the user wrote the entry, and which one it is."""
+    where = f"{option}[{index}]"
+    if not isinstance(entry, dict):
+        return where
+    name = entry.get("name")
+    if not name and entry.get("os") and all(entry.get(k) not in (None, "") for k in datastores.TROVE_FIELDS):
+        name = default_image_name(*(str(entry[k]) for k in datastores.TROVE_FIELDS))
+    return f"{where} ({name})" if name else where
+
+
+def _unknown_key_problem(key: str, known: tuple, kind: str) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"{key}: unknown key of {kind}; {hint}known keys: {', '.join(known)}"
+
+
+def _size_problem(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    whole: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        whole = value
+    elif isinstance(value, float) and value.is_integer():
+        whole = int(value)
+    elif isinstance(value, str) and value.strip().isdigit():
+        whole = int(value.strip())
+    if whole is None:
+        return f"size: {value!r} is not a whole number of GiB; write a whole number such as 4 (no fraction, no unit)"
+    if whole < 1:
+        return f"size: {value!r} is less than 1 GiB; give at least 1, or leave size out for the default"
+    return None
+
+
+def _trove_problems(entry: Mapping[str, Any]) -> list[str]:
+    missing = [key for key in datastores.TROVE_FIELDS if entry.get(key) in (None, "")]
+    if missing:
+        return [
+            f"{key}: missing; a Trove entry (one with 'os') needs {', '.join(datastores.TROVE_FIELDS)}"
+            for key in missing
+        ]
+    os_name, release, datastore, version, mode = (str(entry[key]) for key in datastores.TROVE_FIELDS)
+    fmt = datastores.fmt_choices
+    oses = releases.supported_os_releases()
+    if os_name not in oses:
+        return [f"os: os '{os_name}' is not supported; supported: {fmt(oses)}"]
+    if release not in oses[os_name]:
+        return [f"release: release '{release}' of {os_name} is not supported; supported: {fmt(oses[os_name])}"]
+    if mode not in datastores.MODES:
+        return [f"mode: mode '{mode}' is not supported; supported: {fmt(datastores.MODES)}"]
+    table: Mapping[str, Any]
+    if mode == "container":
+        if os_name not in datastores.CONTAINER_ENGINES:
+            return [f"mode: container mode is not supported on {os_name}; use mode package, or an os of:"
+                    f" {fmt(sorted(datastores.CONTAINER_ENGINES))}"]
+        table = datastores.CONTAINER_VERSIONS
+    else:
+        table = datastores.PACKAGE_DATASTORES.get((os_name, release), {})
+    if datastore not in table:
+        return [f"datastore: datastore '{datastore}' is not supported in {mode} mode on {os_name} {release};"
+                f" supported: {fmt(sorted(table))}"]
+    if version not in table[datastore]:
+        return [f"datastore_version: {datastore} version '{version}' is not supported in {mode} mode on"
+                f" {os_name} {release}; supported: {fmt(table[datastore])}"]
+    return []
+
+
+def entry_problems(entry: Any) -> list[str]:
+    """What is wrong with one matrix entry, each as ``<key>: <what is wrong>; <what to do>``."""
+    if not isinstance(entry, dict):
+        return [f"must be a mapping (a Trove entry with os/release/datastore/datastore_version/mode, or a plain"
+                f" one with name/elements), got {entry!r}"]
+    trove = bool(entry.get("os"))
+    known = TROVE_KEYS if trove else PLAIN_KEYS
+    kind = "a Trove entry" if trove else "a plain entry (no 'os')"
+    problems = [_unknown_key_problem(str(key), known, kind) for key in sorted(map(str, entry)) if key not in known]
+    if trove:
+        problems += _trove_problems(entry)
+    else:
+        for key in ("name", "elements"):
+            if not entry.get(key):
+                problems.append(f"{key}: missing; a plain entry (no 'os') needs name and elements,"
+                                " or give os/release/datastore/datastore_version/mode for a Trove image")
+    if entry.get("name") not in (None, ""):
+        name_problem = image_name_problem(entry.get("name"))
+        if name_problem:
+            problems.append(f"name: {name_problem}")
+    for key in _LIST_KEYS:
+        value = entry.get(key)
+        if value is not None and (isinstance(value, str) or not isinstance(value, (list, tuple))):
+            problems.append(f"{key}: {value!r} is not a list; write it as a YAML list, e.g. [{value!r}]")
+    for key in _MAP_KEYS:
+        value = entry.get(key)
+        if value is not None and not isinstance(value, dict):
+            problems.append(f"{key}: {value!r} is not a mapping; write it as KEY: value lines")
+    size = _size_problem(entry.get("size"))
+    if size:
+        problems.append(size)
+    return problems
+
+
+def check_matrix(entries: Any, option: str = MATRIX_OPTION) -> list[dict[str, Any]]:
+    """Refuse every bad matrix entry at once, before any stage runs; return the entries.
+
+    Each problem is one line ``build_guest_images[2] (name): <key>: <what is wrong>; <what to do>``.
+    """
+    if entries is None:
+        entries = []
+    if not isinstance(entries, list):
+        raise GuestMatrixError(f"{option}: must be a list of entries, got {type(entries).__name__}")
+    lines = [
+        f"{matrix_label(entry, index, option)}: {problem}"
+        for index, entry in enumerate(entries)
+        for problem in entry_problems(entry)
+    ]
+    if lines:
+        raise GuestMatrixError("\n".join(lines))
+    return list(entries)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ansible_collections.dbaas.guest_images.plugins.module_utils._compose.composition import check_matrix
 from ansible_collections.dbaas.guest_images.plugins.module_utils._compose.errors import GuestMatrixError
 
 try:
@@ -20,12 +21,49 @@ except ImportError:  # pragma: no cover - exercised only without jmespath
 
 
 def select_guest_images(
-    entries: Any, expression: str | None = None, option: str = "build_guest_select"
+    entries: Any,
+    expression: str | None = None,
+    option: str = "build_guest_select",
+    allow_empty: bool = True,
+    allow_empty_option: str = "build_guest_allow_empty",
+    matrix_option: str | None = None,
 ) -> list[dict[str, Any]]:
     """Filter the matrix with a JMESPath expression (empty: every entry).
 
-    The expression must yield entries, e.g. ``[?datastore=='mysql']``.
+    The expression must yield entries, e.g. ``[?datastore=='mysql']``. With
+    ``allow_empty`` false a selection of nothing is refused, listing what the
+    matrix holds. With ``matrix_option`` (the variable the entries come
+    from) every entry is checked first (:func:`composition.check_matrix`).
     """
+    selected = _select(entries, expression, option)
+    if matrix_option is not None:
+        check_matrix(entries, option=matrix_option)
+    if not selected and not allow_empty:
+        raise GuestMatrixError(_empty_message(entries, expression, option, allow_empty_option))
+    return selected
+
+
+def _entry_name(entry: Any) -> str:
+    if not isinstance(entry, dict):
+        return repr(entry)
+    if entry.get("name"):
+        return str(entry["name"])
+    fields = ("os", "release", "datastore", "datastore_version", "mode")
+    return "{" + ", ".join(f"{key}: {entry[key]}" for key in fields if key in entry) + "}"
+
+
+def _empty_message(entries: list[Any], expression: str | None, option: str, allow_empty_option: str) -> str:
+    allow = f"or set {allow_empty_option}=true to allow a run that builds nothing"
+    if not entries:
+        return f"build_guest_images: is empty, so this run would build nothing; add an entry, {allow}"
+    held = "; ".join(f"[{index}] {_entry_name(entry)}" for index, entry in enumerate(entries))
+    return (
+        f"{option}: '{expression}' selects none of the {len(entries)} entries of build_guest_images ({held});"
+        f" fix the expression (e.g. [?datastore=='mysql']), {allow}"
+    )
+
+
+def _select(entries: Any, expression: str | None, option: str) -> list[dict[str, Any]]:
     if entries is None:
         entries = []
     if not isinstance(entries, list):

@@ -74,6 +74,9 @@ from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.progress i
 )
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.request import DibImageRequest
 
+# What check mode records for an input that does not exist yet (never a sha256).
+MISSING_INPUT = "(does not exist yet)"
+
 
 class BuildError(Exception):
     def __init__(self, message: str, **extra: Any):
@@ -123,12 +126,12 @@ def _hook_element(hook: str | None, resolved: dict[str, str]) -> str | None:
 
 # --- the run ----------------------------------------------------------------
 
-def _validate(request: DibImageRequest, check_mode: bool) -> tuple[str, list[str]]:
+def _validate(request: DibImageRequest, check_mode: bool) -> tuple[str, list[str], list[str]]:
     validate.check_name(request.name)
     validate.check_formats(request.formats)
     validate.check_numbers(request.size, request.timeout, request.lock_timeout, request.max_age)
     validate.check_environment(request.environment)
-    validate.check_inputs(request.inputs, request.environment)
+    missing_inputs = validate.check_inputs(request.inputs, request.environment, check_mode)
     validate.check_element_paths(request.element_paths)
     dib_command = validate.find_dib_command(request.dib_command)
     dib_elements = dib_elements_dir(dib_command)
@@ -141,11 +144,11 @@ def _validate(request: DibImageRequest, check_mode: bool) -> tuple[str, list[str
     search = list(request.element_paths) + [dib_elements]
     validate.check_elements(request.elements, search)
     if check_mode:
-        if os.path.isdir(request.dest) and not os.access(request.dest, os.W_OK | os.X_OK):
-            raise validate.InvalidOption("dest", f"'{request.dest}' is not writable by this user")
+        if os.path.isdir(request.dest):
+            validate.check_dest_writable(request.dest)
     else:
         validate.ensure_dest(request.dest)
-    return dib_command, search
+    return dib_command, search, missing_inputs
 
 
 def cache_dir_for(cache_dir: str | None, environment: dict[str, str]) -> str:
@@ -160,7 +163,7 @@ def run(request: DibImageRequest, check_mode: bool = False, diff_mode: bool = Fa
     started = time.time()
     name, dest = request.name, request.dest
     try:
-        dib_command, search = _validate(request, check_mode)
+        dib_command, search, missing_inputs = _validate(request, check_mode)
         try:
             resolved = resolve_elements(with_dib_defaults(request.elements, request.arch), search)
         except ElementError as exc:
@@ -176,18 +179,29 @@ def run(request: DibImageRequest, check_mode: bool = False, diff_mode: bool = Fa
     components = compute_components(
         elements=request.elements, resolved_elements=resolved, environment=request.environment,
         packages=request.packages, formats=request.formats, size=request.size, arch=request.arch,
-        dib_version=version, inputs=request.inputs,
+        dib_version=version,
+        inputs={var: path for var, path in request.inputs.items() if var not in missing_inputs},
     )
+    for var in missing_inputs:
+        components["inputs"][var] = MISSING_INPUT
     fingerprint = fingerprint_of(components)
     expected = [output_path(dest, name, fmt) for fmt in request.formats]
     record = load_record(dest, name)
     build, reason, changed_inputs = decide(
         record, fingerprint, components, expected, force=request.force, max_age_hours=request.max_age
     )
+    if missing_inputs:
+        # Only in check mode: the content of such an input, and so the
+        # fingerprint, is not known before the task that makes it has run.
+        build = True
+        reason = "; ".join(
+            f"input {var} ({request.inputs[var]}) does not exist yet" for var in sorted(missing_inputs)
+        )
+        changed_inputs = sorted(set(changed_inputs) | {f"inputs.{var}" for var in missing_inputs})
     result: dict[str, Any] = {
         "changed": False,
         "built": False,
-        "fingerprint": fingerprint,
+        "fingerprint": None if missing_inputs else fingerprint,
         "dib_version": version,
         "resolved_elements": list(resolved),
         "reason": reason,
@@ -201,6 +215,12 @@ def run(request: DibImageRequest, check_mode: bool = False, diff_mode: bool = Fa
     if not build:
         result["duration"] = round(time.time() - started, 3)
         return result
+    if missing_inputs:
+        result["warnings"] = [
+            f"inputs: '{var}' points at '{request.inputs[var]}', which does not exist yet; check mode assumes an"
+            " earlier task of this run creates it (a real run refuses the build when it is still missing)"
+            for var in sorted(missing_inputs)
+        ]
     if check_mode:
         result["changed"] = True
         result["reason"] = "would build: " + reason

@@ -10,6 +10,7 @@ thing this module exists to prevent.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -60,7 +61,15 @@ def check_environment(environment: dict[str, str]) -> None:
             )
 
 
-def check_inputs(inputs: dict[str, str], environment: dict[str, str]) -> None:
+def check_inputs(inputs: dict[str, str], environment: dict[str, str], check_mode: bool = False) -> list[str]:
+    """Refuse bad inputs; return the variables whose path does not exist yet (check mode only).
+
+    A check-mode run predicts the whole playbook, in which an earlier task
+    (the guest agent wheelhouse of the compose stage) creates an input this
+    task uses; check mode therefore accepts a missing path and says the image
+    would build. A real run still refuses it.
+    """
+    missing: list[str] = []
     for var, path in inputs.items():
         if not _IDENTIFIER.match(var):
             raise InvalidOption("inputs", f"key '{var}' is not a shell variable name; it is exported to DIB as is")
@@ -71,6 +80,9 @@ def check_inputs(inputs: dict[str, str], environment: dict[str, str]) -> None:
         if not path:
             raise InvalidOption("inputs", f"'{var}' has an empty path")
         if not os.path.exists(path):
+            if check_mode:
+                missing.append(var)
+                continue
             raise InvalidOption("inputs", f"'{var}' points at '{path}', which does not exist on the build host")
         if not os.access(path, os.R_OK):
             raise InvalidOption("inputs", f"'{var}' points at '{path}', which is not readable")
@@ -84,6 +96,7 @@ def check_inputs(inputs: dict[str, str], environment: dict[str, str]) -> None:
                 check_readable_file(path)
             except FileProblem as exc:
                 raise InvalidOption("inputs", f"'{var}': {exc}") from None
+    return missing
 
 
 def check_formats(formats: list[str]) -> None:
@@ -161,6 +174,25 @@ def check_elements(elements: list[str], search_paths: list[str]) -> None:
         )
 
 
+_READ_ONLY = "is on a read-only file system; choose a folder on a writable file system (or remount it read-write)"
+
+
+def _read_only(path: str) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def check_dest_writable(dest: str) -> None:
+    """Refuse an existing ``dest`` that cannot be written, saying whether the file system or the user is why."""
+    if os.access(dest, os.W_OK | os.X_OK):
+        return
+    if _read_only(dest):
+        raise InvalidOption("dest", f"'{dest}' {_READ_ONLY}")
+    raise InvalidOption("dest", f"'{dest}' is not writable by this user; choose a writable folder or become root")
+
+
 def ensure_dest(dest: str) -> None:
     """Create ``dest`` if missing; refuse it when it cannot be written."""
     if os.path.exists(dest) and not os.path.isdir(dest):
@@ -168,9 +200,10 @@ def ensure_dest(dest: str) -> None:
     try:
         os.makedirs(dest, exist_ok=True)
     except OSError as exc:
+        if exc.errno == errno.EROFS:
+            raise InvalidOption("dest", f"cannot create '{dest}': it {_READ_ONLY}") from exc
         raise InvalidOption("dest", f"cannot create '{dest}': {exc.strerror}; choose a writable folder") from exc
-    if not os.access(dest, os.W_OK | os.X_OK):
-        raise InvalidOption("dest", f"'{dest}' is not writable by this user; choose a writable folder or become root")
+    check_dest_writable(dest)
 
 
 def needed_bytes(size: int | None, formats: list[str]) -> int:

@@ -18,16 +18,23 @@ from typing import Any
 STATUS_BUILT = "built"
 STATUS_REUSED = "reused"
 STATUS_FAILED = "failed"
+# Check mode: the image is out of date and a real run would build it.
+STATUS_WOULD_BUILD = "would_build"
 
 
-def report_row(result: Mapping[str, Any] | None, name: str, build_host: str) -> dict[str, Any]:
-    """One report row from a dib_image result (a failed one too)."""
+def report_row(
+    result: Mapping[str, Any] | None, name: str, build_host: str, check_mode: bool = False
+) -> dict[str, Any]:
+    """One report row from a dib_image result (a failed one too); ``check_mode``: the result of a check-mode run."""
     result = dict(result or {})
     failed = bool(result.get("failed"))
     if failed:
         status = STATUS_FAILED
     elif result.get("built"):
         status = STATUS_BUILT
+    elif check_mode and result.get("changed"):
+        # In check mode dib_image reports changed for an image it would build.
+        status = STATUS_WOULD_BUILD
     else:
         status = STATUS_REUSED
     outputs: list[dict[str, Any]] = []
@@ -64,6 +71,7 @@ def report(
     """The report document from the rows of all build hosts."""
     images = [dict(row) for row in rows or []]
     images.sort(key=lambda row: (str(row.get("name")), str(row.get("build_host"))))
+    # would_build appears only in check mode (when an image would build).
     summary = {STATUS_BUILT: 0, STATUS_REUSED: 0, STATUS_FAILED: 0}
     for row in images:
         summary[row.get("status", STATUS_FAILED)] = summary.get(row.get("status", STATUS_FAILED), 0) + 1
@@ -104,7 +112,8 @@ def render_markdown(document: Mapping[str, Any]) -> str:
         "",
         f"Generated {document.get('generated_at', '-')}: "
         f"{summary.get(STATUS_BUILT, 0)} built, {summary.get(STATUS_REUSED, 0)} reused, "
-        f"{summary.get(STATUS_FAILED, 0)} failed.",
+        f"{summary.get(STATUS_FAILED, 0)} failed"
+        + (f", {summary[STATUS_WOULD_BUILD]} would build (check mode)." if summary.get(STATUS_WOULD_BUILD) else "."),
         "",
         "| image | build host | status | fingerprint | output | format | size | sha256 | duration |",
         "|---|---|---|---|---|---|---|---|---|",

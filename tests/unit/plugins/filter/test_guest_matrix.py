@@ -37,6 +37,21 @@ def test_select_error_is_ansible_filter_error():
         flt.select_guest_images([ENTRY], "[?")
 
 
+def test_select_checks_every_entry_of_the_matrix_first():
+    # The bad entry is not selected, and is refused all the same: the whole matrix is checked.
+    matrix = [ENTRY, dict(ENTRY, name="half", size=2.5)]
+    with pytest.raises(AnsibleFilterError, match=r"^build_guest_images\[1\] \(half\): size: 2.5 is not a whole"):
+        flt.select_guest_images(matrix, "[?name=='nothing-else']")
+    with pytest.raises(AnsibleFilterError, match=r"^datastore_layer_images\[1\] \(half\): size:"):
+        flt.select_guest_images(matrix, "", True, "datastore_layer_images")
+
+
+def test_select_of_nothing_refused_unless_allowed():
+    with pytest.raises(AnsibleFilterError, match="selects none of the 1 entries of build_guest_images"):
+        flt.select_guest_images([ENTRY], "[?datastore=='nothing']", False)
+    assert flt.select_guest_images([ENTRY], "[?datastore=='nothing']", True) == []
+
+
 def test_check_licensed_packages_error_names_option_and_path(tmp_path):
     missing = str(tmp_path / "x.deb")
     with pytest.raises(AnsibleFilterError, match=f"datastore_layer_pkg_location: {missing} does not exist"):

@@ -218,6 +218,25 @@ def test_check_mode_builds_nothing_and_explains(dib, tmp_path):
     assert not plan["changed"]
 
 
+def test_check_mode_input_that_does_not_exist_yet_would_build(dib, tmp_path):
+    # The wheelhouse an earlier task of the run makes: check mode predicts, a real run refuses.
+    dest = tmp_path / "out"
+    wheels = tmp_path / "cache" / "wheelhouse" / "trove-26.0.0-cp311"
+    inputs = {"DBAAS_GUEST_AGENT_WHEELHOUSE": str(wheels)}
+    dib_build.run(request(dib, dest))
+    plan = dib_build.run(request(dib, dest, inputs=inputs), check_mode=True, diff_mode=True)
+    assert plan["changed"] and not plan["built"]
+    assert plan["reason"] == f"would build: input DBAAS_GUEST_AGENT_WHEELHOUSE ({wheels}) does not exist yet"
+    assert plan["fingerprint"] is None
+    assert plan["changed_inputs"] == ["inputs.DBAAS_GUEST_AGENT_WHEELHOUSE"]
+    assert plan["diff"]["after"] == {"inputs": {"DBAAS_GUEST_AGENT_WHEELHOUSE": "(does not exist yet)"}}
+    assert "does not exist yet" in plan["warnings"][0]
+    assert runs(dib) == 1
+    assert not wheels.exists()
+    with pytest.raises(dib_build.BuildError, match="does not exist on the build host"):
+        dib_build.run(request(dib, dest, inputs=inputs))
+
+
 def test_missing_output_and_force_rebuild(dib, tmp_path):
     dest = tmp_path / "out"
     dib_build.run(request(dib, dest))

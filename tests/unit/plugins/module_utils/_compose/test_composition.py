@@ -280,3 +280,77 @@ def test_injected_config_settings_reach_the_composed_environment():
 def test_element_folders_are_found_without_the_roles_passing_them():
     root = elements.collection_root()
     assert os.path.isfile(os.path.join(root, "galaxy.yml"))
+
+
+# --- the matrix check (every entry, before any stage) -------------------------
+
+def matrix_error(entries):
+    with pytest.raises(GuestMatrixError) as err:
+        composition.check_matrix(entries)
+    return str(err.value).splitlines()
+
+
+def test_matrix_check_accepts_good_entries_unchanged():
+    plain = {"name": "base", "elements": ["debian-minimal"], "size": 3, "environment": {"A": "1"}}
+    entries = [entry(), entry(name="pg", datastore="postgresql", datastore_version="15", mode="package", size="4"),
+               plain]
+    assert composition.check_matrix(entries) == entries
+    assert composition.check_matrix([]) == []
+
+
+@pytest.mark.parametrize("size", [2.5, "2.5", True, "4G", 0, -1])
+def test_matrix_check_refuses_a_size_that_is_not_a_whole_positive_number(size):
+    (line,) = matrix_error([entry(), entry(name="db", size=size)])
+    assert line.startswith(f"build_guest_images[1] (db): size: {size!r} ")
+    assert "; " in line
+
+
+def test_compose_refuses_a_fractional_size_instead_of_truncating():
+    with pytest.raises(GuestMatrixError, match="'size' must be a whole number of GiB, got 2.5"):
+        composition.compose_guest_image(entry(size=2.5))
+
+
+def test_matrix_check_names_a_typo_of_a_required_key_and_the_known_keys():
+    bad = entry()
+    bad["relase"] = bad.pop("release")
+    lines = matrix_error([entry(), entry(), bad])
+    assert lines[0] == (
+        "build_guest_images[2]: relase: unknown key of a Trove entry; did you mean 'release'? known keys: "
+        + ", ".join(composition.TROVE_KEYS)
+    )
+    assert lines[1].startswith("build_guest_images[2]: release: missing; a Trove entry (one with 'os') needs os,")
+    assert not any("os_layer_releases" in line for line in lines)
+
+
+def test_matrix_check_blames_an_unknown_os_on_the_entry():
+    (line,) = matrix_error([entry(os="gentoo", name="g")])
+    assert line == "build_guest_images[0] (g): os: os 'gentoo' is not supported; supported: debian, ubuntu"
+
+
+def test_matrix_check_names_unsupported_combinations_with_what_is_supported():
+    lines = matrix_error([entry(mode="package"), entry(datastore_version="9.9"), entry(mode="vm")])
+    assert lines == [
+        "build_guest_images[0] (trove-debian-12-mysql-8.0-package): datastore: datastore 'mysql' is not supported"
+        " in package mode on debian 12; supported: mariadb, postgresql",
+        "build_guest_images[1] (trove-debian-12-mysql-9.9-container): datastore_version: mysql version '9.9' is not"
+        " supported in container mode on debian 12; supported: 5.7, 8.0, 8.4",
+        "build_guest_images[2] (trove-debian-12-mysql-8.0-vm): mode: mode 'vm' is not supported; supported:"
+        " container, package",
+    ]
+
+
+def test_matrix_check_plain_entries_like_trove_ones():
+    lines = matrix_error([
+        {"name": "p", "elements": ["vm"], "enviroment": {"A": "1"}},
+        {"elements": "vm"},
+        {"name": "../evil", "elements": ["vm"], "environment": ["A=1"]},
+        "just a string",
+    ])
+    assert lines[0].startswith("build_guest_images[0] (p): enviroment: unknown key of a plain entry (no 'os');"
+                               " did you mean 'environment'? known keys: name, elements,")
+    assert lines[1].startswith("build_guest_images[1]: name: missing; a plain entry (no 'os') needs name and elements")
+    assert lines[2] == "build_guest_images[1]: elements: 'vm' is not a list; write it as a YAML list, e.g. ['vm']"
+    assert lines[3].startswith("build_guest_images[2] (../evil): name: '../evil' is not usable as an image file name")
+    assert lines[4].startswith("build_guest_images[2] (../evil): environment: ['A=1'] is not a mapping;")
+    assert lines[5].startswith("build_guest_images[3]: must be a mapping")
+    assert len(lines) == 6

@@ -3,7 +3,12 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
+import shutil
+import subprocess
+import tarfile
 
 import pytest
 
@@ -19,12 +24,41 @@ def entry(**over):
     return base
 
 
-def write(path, data=b"payload"):
+def _tar_gz(members):
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as zipped, tarfile.open(fileobj=zipped, mode="w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def _ar(members):
+    out = [b"!<arch>\n"]
+    for name, data in members:
+        out.append(b"%-16s%-12d%-6d%-6d%-8s%-10d`\n" % (name.encode(), 0, 0, 0, b"100644", len(data)))
+        out.append(data + (b"\n" if len(data) % 2 else b""))
+    return b"".join(out)
+
+
+def deb_bytes(package="acme"):
+    """A real (tiny) Debian package, the same bytes every time."""
+    control = f"Package: {package}\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@example.org>\nDescription: t\n"
+    return _ar([("debian-binary", b"2.0\n"), ("control.tar.gz", _tar_gz({"./control": control.encode()})),
+                ("data.tar.gz", _tar_gz({}))])
+
+
+# Composition checks that a .deb is a Debian package: the default payload is one.
+PAYLOAD = deb_bytes()
+
+
+def write(path, data=PAYLOAD):
     path.write_bytes(data)
     return str(path)
 
 
-def sha(data=b"payload"):
+def sha(data=PAYLOAD):
     return hashlib.sha256(data).hexdigest()
 
 
@@ -215,3 +249,46 @@ def test_duplicate_tarball_names_refused(tmp_path):
     two = write(tmp_path / "b" / "x.tar")
     with pytest.raises(GuestMatrixError, match="share the name x.tar"):
         operator_files.check_container_images([one, two])
+
+
+def test_helper_package_is_a_real_debian_package(tmp_path):
+    if not shutil.which("dpkg-deb"):
+        pytest.skip("dpkg-deb is not installed")
+    deb = write(tmp_path / "a.deb")
+    info = subprocess.run(["dpkg-deb", "--info", deb], capture_output=True, text=True, check=False)
+    assert info.returncode == 0, info.stderr
+    assert "Package: acme" in info.stdout
+
+
+def test_a_deb_that_is_not_a_debian_package_is_refused_when_composed(tmp_path):
+    fake = write(tmp_path / "acme_1.0_all.deb", b"<html>404 Not Found</html>\n")
+    with pytest.raises(GuestMatrixError) as err:
+        composition.compose_guest_image(entry(name="x", datastore_pkg_location=fake))
+    assert str(err.value).startswith(
+        f"build_guest_images entry 'x': datastore_pkg_location: {fake} is not a Debian package: "
+    )
+    assert "replace it with the real .deb" in str(err.value)
+    # The check of the layer default alone (every package kind, no content check) still takes it.
+    assert operator_files.check_package_location(fake, family="any")[0]["name"] == "acme_1.0_all.deb"
+
+
+def test_without_dpkg_deb_the_ar_magic_decides(tmp_path):
+    assert operator_files.ar_deb_problem(write(tmp_path / "good.deb")) is None
+    assert "not an ar archive starting with debian-binary" in operator_files.ar_deb_problem(
+        write(tmp_path / "bad.deb", b"!<arch>\nother-member     ")
+    )
+    assert operator_files.ar_deb_problem(write(tmp_path / "html.deb", b"<html>")) is not None
+
+
+def test_pin_messages_name_the_real_pin_keys(tmp_path):
+    deb = write(tmp_path / "acme.deb")
+    with pytest.raises(GuestMatrixError) as err:
+        composition.compose_guest_image(
+            entry(name="x", datastore_pkg_location=deb, datastore_pkg_sha256={"acme.deb": "0" * 64})
+        )
+    assert "but build_guest_images entry 'x': datastore_pkg_sha256 pins " + "0" * 64 in str(err.value)
+    assert "location_sha256" not in str(err.value)
+    with pytest.raises(GuestMatrixError, match="^datastore_layer_pkg_sha256 pins other.deb, which "):
+        operator_files.check_package_location(deb, {"other.deb": sha()}, option="datastore_layer_pkg_location")
+    with pytest.raises(GuestMatrixError, match="^datastore_layer_pkg_sha256 is set but datastore_layer_pkg_location"):
+        operator_files.check_package_location("", {"a.deb": sha()}, option="datastore_layer_pkg_location")

@@ -63,3 +63,19 @@ def test_select_no_match_is_empty():
 def test_matrix_must_be_a_list():
     with pytest.raises(GuestMatrixError, match="must be a list"):
         selection.select_guest_images({"a": 1}, "[?os]")
+
+
+def test_empty_selection_is_refused_listing_the_matrix_unless_allowed():
+    entries = [entry(), {"name": "base", "elements": ["vm"]}]
+    with pytest.raises(GuestMatrixError) as err:
+        selection.select_guest_images(entries, "[?datastore=='nothing']", allow_empty=False)
+    assert str(err.value) == (
+        "build_guest_select: '[?datastore=='nothing']' selects none of the 2 entries of build_guest_images"
+        " ([0] {os: debian, release: 12, datastore: mysql, datastore_version: 8.0, mode: container}; [1] base);"
+        " fix the expression (e.g. [?datastore=='mysql']), or set build_guest_allow_empty=true to allow a run"
+        " that builds nothing"
+    )
+    with pytest.raises(GuestMatrixError, match="build_guest_images: is empty.*build_guest_allow_empty=true"):
+        selection.select_guest_images([], "", allow_empty=False)
+    assert selection.select_guest_images(entries, "[?datastore=='nothing']", allow_empty=True) == []
+    assert selection.select_guest_images(entries, "[?name=='base']", allow_empty=False) == [entries[1]]

@@ -1,6 +1,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Bad input is refused with one message naming the option and the fix."""
 
+import errno
 import os
 from collections import namedtuple
 
@@ -66,6 +67,23 @@ def test_inputs(tmp_path):
         assert err.value.option == "inputs"
     with pytest.raises(v.InvalidOption, match="both inputs and environment"):
         v.check_inputs({"PKG": str(good_file)}, {"PKG": "/elsewhere"})
+
+
+def test_check_mode_accepts_an_input_that_does_not_exist_yet(tmp_path):
+    # An earlier task of the same run (the wheelhouse of the compose stage) creates it.
+    good_file = tmp_path / "pkg.tar"
+    good_file.write_bytes(b"x")
+    absent = str(tmp_path / "wheelhouse" / "trove-26.0.0-cp311")
+    inputs = {"PKG": str(good_file), "DBAAS_GUEST_AGENT_WHEELHOUSE": absent}
+    assert v.check_inputs(inputs, {}, check_mode=True) == ["DBAAS_GUEST_AGENT_WHEELHOUSE"]
+    assert v.check_inputs({"PKG": str(good_file)}, {}, check_mode=True) == []
+    with pytest.raises(v.InvalidOption, match="does not exist on the build host"):
+        v.check_inputs(inputs, {})
+    # Every other refusal still holds in check mode.
+    empty_file = tmp_path / "empty"
+    empty_file.write_bytes(b"")
+    with pytest.raises(v.InvalidOption, match="is empty"):
+        v.check_inputs({"PKG": str(empty_file)}, {}, check_mode=True)
 
 
 def test_unreadable_input(tmp_path, monkeypatch):
@@ -172,3 +190,31 @@ def test_free_space_message_says_free_and_needed(tmp_path, monkeypatch):
     assert "only 2.0 GiB free" in str(err.value) and "needs about 30.0 GiB" in str(err.value)
     monkeypatch.setattr(os, "statvfs", lambda _p: StatVfs(f_bavail=100 * 1024 ** 2, f_frsize=1024))
     v.check_free_space(str(tmp_path), 10, ["qcow2", "raw"])
+
+
+def test_read_only_file_system_is_named_as_such(tmp_path, monkeypatch):
+    # A read-only mount needs privileges the unit tests do not take: the kernel's answers are simulated.
+    dest = tmp_path / "ro"
+    dest.mkdir()
+    StatVfs = namedtuple("StatVfs", "f_flag")
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(dest) else real_access(p, mode))
+    monkeypatch.setattr(os, "statvfs", lambda _p: StatVfs(f_flag=os.ST_RDONLY))
+    with pytest.raises(v.InvalidOption) as err:
+        v.ensure_dest(str(dest))
+    assert str(err.value) == (
+        f"dest: '{dest}' is on a read-only file system; choose a folder on a writable file system"
+        " (or remount it read-write)"
+    )
+    monkeypatch.setattr(os, "statvfs", lambda _p: StatVfs(f_flag=0))
+    with pytest.raises(v.InvalidOption, match="is not writable by this user"):
+        v.ensure_dest(str(dest))
+
+
+def test_read_only_file_system_refuses_creating_dest(tmp_path, monkeypatch):
+    def read_only(path, exist_ok=False):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), path)
+
+    monkeypatch.setattr(os, "makedirs", read_only)
+    with pytest.raises(v.InvalidOption, match=r"cannot create '.*/new': it is on a read-only file system"):
+        v.ensure_dest(str(tmp_path / "new"))

@@ -75,3 +75,18 @@ def test_same_report_ignores_time_stamp_and_no_op_duration_only():
     assert not build_report.same_report(first, built)
     rebuilt = build_report.report([build_report.report_row(dict(BUILT, duration=99.0), "img", "h")], generated_at="T4")
     assert not build_report.same_report(built, rebuilt)
+
+
+def test_check_mode_would_build_is_counted_as_such():
+    would = {"changed": True, "built": False, "images": [], "fingerprint": None,
+             "reason": "would build: input DBAAS_GUEST_AGENT_WHEELHOUSE (/c/wh) does not exist yet"}
+    unchanged = dict(BUILT, built=False, changed=False, reason="unchanged: fingerprint ab matches")
+    rows = [build_report.report_row(would, "new", "h", check_mode=True),
+            build_report.report_row(unchanged, "old", "h", check_mode=True)]
+    assert [row["status"] for row in rows] == ["would_build", "reused"]
+    # Outside check mode the same result is not a would-build.
+    assert build_report.report_row(would, "new", "h")["status"] == "reused"
+    document = build_report.report(rows, generated_at="T")
+    assert document["summary"] == {"built": 0, "reused": 1, "failed": 0, "would_build": 1}
+    text = build_report.render_markdown(document)
+    assert "0 built, 1 reused, 0 failed, 1 would build (check mode)." in text
