@@ -153,7 +153,7 @@ def glance_publish_results(glance_results: Any) -> list[dict[str, Any]]:
         if not isinstance(upload, dict):
             raise AnsibleFilterError("glance_publish_results: a result does not carry its glance_uploads option set")
         image = result.get("image") or {}
-        rows.append({
+        row = {
             "name": upload["name"],
             "image_id": image.get("id"),
             "path": upload["filename"],
@@ -164,7 +164,11 @@ def glance_publish_results(glance_results: Any) -> list[dict[str, Any]]:
             "uploaded": result.get("uploaded"),
             "changed": result.get("changed"),
             "deleted": [d.get("id") for d in result.get("deleted") or []],
-        })
+        }
+        if result.get("would_upload"):
+            # Check mode: this image has no id yet; register predicts the version pointing at it.
+            row["would_upload"] = True
+        rows.append(row)
     return rows
 
 

@@ -194,11 +194,11 @@ attributes:
   check_mode:
     support: full
   diff_mode:
-    support: partial
+    support: full
     details:
       - In check mode, the predicted C(after) of an image still to be
-        uploaded shows attributes Glance fills in itself (O(visibility),
-        O(min_disk), O(min_ram)) as null when they are not given.
+        uploaded shows Glance's own defaults for what is not given
+        (O(visibility=shared), O(min_disk=0), O(min_ram=0), O(protected=false)).
   idempotent:
     support: full
 """
@@ -254,6 +254,14 @@ uploaded:
   returned: state=present
   type: bool
   sample: false
+would_upload:
+  description:
+    - In check mode, whether the real run would upload the file (no image in
+      Glance holds its data); RV(image.id) is then null. Always false outside
+      check mode.
+  returned: state=present
+  type: bool
+  sample: true
 updated:
   description: Metadata fields changed on an existing image with the same data.
   returned: state=present

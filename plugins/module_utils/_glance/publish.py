@@ -23,6 +23,7 @@ from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.data im
 )
 from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.errors import GlanceError
 from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.metadata import (
+    GLANCE_CREATE_DEFAULTS,
     GLANCE_HASH_ALGORITHM,
     Image,
     apply_patch,
@@ -156,7 +157,8 @@ class Publisher:
         existing = self.find_same_data(images, path, size)
         props = self.wanted_properties()
         tags = self.wanted_tags()
-        result: dict[str, Any] = {"changed": False, "uploaded": False, "deleted": [], "spared": []}
+        result: dict[str, Any] = {"changed": False, "uploaded": False, "would_upload": False, "deleted": [],
+                                  "spared": []}
         if existing is not None:
             ops = metadata_patch(existing, self.wanted_attributes(), props, tags)
             before = diff_view(existing)
@@ -174,12 +176,15 @@ class Publisher:
                         container_format=self.request.container_format, tags=tags)
             body.update(props)
             if self.check_mode:
-                current = dict(body, id=None, status="active", size=size, protected=bool(self.request.protected))
+                # What Glance would hold: its own defaults for what is not given.
+                current = dict(GLANCE_CREATE_DEFAULTS, **body)
+                current.update(id=None, status="active", size=size, protected=bool(self.request.protected))
                 if self.hash_info:
                     current.update(os_hash_algo=self.hash_info["algorithm"], os_hash_value=self.hash_info["value"])
             else:
                 current = self.upload_new(path, size, body)
-            result.update(changed=True, uploaded=not self.check_mode, image=normalize_image(current), updated=[],
+            result.update(changed=True, uploaded=not self.check_mode, would_upload=self.check_mode,
+                          image=normalize_image(current), updated=[],
                           diff={"before": diff_view(previous), "after": diff_view(current)})
         if self.hash_info:
             result["hash"] = dict(self.hash_info)

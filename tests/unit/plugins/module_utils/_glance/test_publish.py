@@ -290,3 +290,14 @@ def test_check_mode_rotation_counts_the_upload_to_be(image_file, tmp_path):
     result = Publisher(glance, params(image_file, family="fam", keep=2), check_mode=True).run_present()
     assert sorted(d["id"] for d in result["deleted"]) == ids[:2]
     assert len(glance.images) == 3 and glance.count("delete") == 0
+
+
+def test_check_mode_marks_the_upload_to_be_and_predicts_glance_defaults(image_file):
+    glance = FakeGlance()
+    result = Publisher(glance, params(image_file), check_mode=True).run_present()
+    assert result["would_upload"] is True and result["image"]["id"] is None
+    after = result["diff"]["after"]
+    assert (after["visibility"], after["min_disk"], after["min_ram"], after["protected"]) == ("shared", 0, 0, False)
+    real = Publisher(glance, params(image_file)).run_present()
+    assert real["would_upload"] is False
+    assert {k: real["image"][k] for k in ("visibility", "protected")} == {"visibility": "shared", "protected": False}
