@@ -142,8 +142,14 @@ options:
     description:
       - The file's hash when already known (for example from the build
         report), as C(<algorithm>:<hex>) or a bare hex digest of
-        O(hash_algorithm). Spares hashing the file before deciding whether to
-        upload; an upload whose data does not match it is deleted and fails.
+        O(hash_algorithm). Any algorithm of O(hash_algorithm)'s choices may
+        be given.
+      - When it is O(hash_algorithm)'s, it spares hashing the file before
+        deciding whether Glance already holds the data.
+      - Before an upload starts (and in check mode before one is predicted)
+        the file is checked against it locally, whatever its algorithm (from
+        the hash cache, else one hashing pass): a file that does not match is
+        refused and no image is created in Glance.
     type: str
   hash_algorithm:
     description:
