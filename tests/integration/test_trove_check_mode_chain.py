@@ -54,7 +54,7 @@ def test_check_mode_publish_then_register_previews_and_changes_nothing(
         files = [make_qcow2(tmp_path, name, mib=1) for name in names]
         tasks = [
             {"name": "publish", "ansible.builtin.include_role": {"name": "dbaas.guest_images.publish"},
-             "vars": {"publish_cloud": cloud, "publish_images": [_build_row(n, f) for n, f in zip(names, files)],
+             "vars": {"publish_cloud": cloud, "publish_images": [_build_row(n, files[i]) for i, n in enumerate(names)],
                       "publish_specs": [_spec(names[0], new_version), _spec(names[1], existing_version)]}},
             {"name": "register", "ansible.builtin.include_role": {"name": "dbaas.guest_images.register"},
              "vars": {"register_cloud": cloud, "register_default": False,
