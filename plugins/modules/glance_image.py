@@ -148,7 +148,7 @@ options:
         deciding whether Glance already holds the data.
       - Before an upload starts (and in check mode before one is predicted)
         the file is checked against it locally, whatever its algorithm (from
-        the hash cache, else one hashing pass): a file that does not match is
+        the hash cache, else one hashing pass); a file that does not match is
         refused and no image is created in Glance.
     type: str
   hash_algorithm:
