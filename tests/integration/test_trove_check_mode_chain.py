@@ -8,6 +8,7 @@ leaves Glance and Trove exactly as they were.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import uuid
 
@@ -79,7 +80,9 @@ def test_check_mode_publish_then_register_previews_and_changes_nothing(
             assert f"{name} <- {tmp_path / (name + '.qcow2')}" in preview.output
             assert f"mysql/{version} -> the image to be uploaded, {name}" in preview.output
             assert f"(image to be uploaded: {name})" in preview.output  # the register diff's "after"
-        assert '"visibility": "shared"' in preview.output  # Glance's default, not null, in the publish diff
+        # Glance's defaults, not null, in the publish diff.
+        assert re.search(r"^\+\s+visibility: shared$", preview.output, re.M), preview.output
+        assert re.search(r"^\+\s+protected: false$", preview.output, re.M)
 
         # Nothing was created or changed in Glance or Trove.
         for name in names:
