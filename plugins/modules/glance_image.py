@@ -263,7 +263,7 @@ uploaded:
 would_upload:
   description:
     - In check mode, whether the real run would upload the file (no image in
-      Glance holds its data); RV(image.id) is then null. Always false outside
+      Glance holds its data); the C(id) of RV(image) is then null. Always false outside
       check mode.
   returned: state=present
   type: bool

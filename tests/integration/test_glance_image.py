@@ -161,8 +161,8 @@ def test_keep_below_one_is_refused_naming_the_option(run_module, admin, tmp_path
     assert images_named(admin, name) == []
 
 
-def test_a_wrong_checksum_of_any_algorithm_is_refused_before_glance_creates_anything(run_module, admin, cache_env,
-                                                                                      tmp_path):
+def test_a_wrong_checksum_of_any_algorithm_is_refused_before_glance_creates_anything(
+        run_module, admin, cache_env, tmp_path):
     """The publish role passes the build report's sha256 while Glance hashes sha512: it must still be checked."""
     name = unique("badsum")
     path = make_qcow2(tmp_path, name, mib=2)

@@ -79,8 +79,8 @@ def test_publish_role_refuses_a_negative_keep_naming_the_variable(ansible_env, c
     name = unique("role-keep")
     path = make_qcow2(tmp_path, name, mib=1)
     row = {"name": name, "status": "built", "outputs": [{"path": str(path), "format": "qcow2"}]}
-    rc, results, output = run_role(tmp_path, env, {"publish_cloud": cloud_config.admin_cloud,
-                                                    "publish_images": [row], "publish_keep": -1}, "keep")
+    role_vars = {"publish_cloud": cloud_config.admin_cloud, "publish_images": [row], "publish_keep": -1}
+    rc, results, output = run_role(tmp_path, env, role_vars, "keep")
     assert rc != 0, output[-3000:]
     assert "keep (publish_keep) is -1; write 0" in output
     assert images_named(cloud_config.connect(cloud_config.admin_cloud), name) == []

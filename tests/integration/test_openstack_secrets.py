@@ -100,8 +100,8 @@ def test_no_password_in_vvv_output(form, keystone, trove, trove_admin, probe_use
         output = proc.stdout + proc.stderr
         results = json.loads(results_file.read_text())
         # Every case ran as meant: the successes succeeded, the failures failed for the reason meant.
-        outcome = {label: bool(result.get("failed")) for (label, _m, _a), result in zip(module_tasks, results,
-                                                                                         strict=True)}
+        labels = [label for label, _m, _a in module_tasks]
+        outcome = {label: bool(result.get("failed")) for label, result in zip(labels, results, strict=True)}
         assert outcome == {label: not label.endswith(" ok") for label, _m, _a in module_tasks}, output[-6000:]
         for (label, _m, _a), result in zip(module_tasks, results, strict=True):
             if label.endswith("bad password"):

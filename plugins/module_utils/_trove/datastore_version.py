@@ -148,12 +148,14 @@ def ensure_version(admin: TroveAdmin, want: Version, state: str = "present",
         return {"changed": False, "action": action, "version": current,
                 "diff": {"before": diff_view(current), "after": diff_view(current)}}
     if action == "delete":
-        assert current is not None
+        if current is None:  # plan() deletes only what exists
+            raise AssertionError(f"no version {label} to delete")
         if not check_mode:
             admin.delete_version(current["id"], label)
         return {"changed": True, "action": action, "version": None,
                 "diff": {"before": diff_view(current), "after": {}}}
-    assert body is not None
+    if body is None:  # plan() gives a body for create and update
+        raise AssertionError(f"no request body for {action} of {label}")
     after: Version | None = predicted(current, want, body)
     if not check_mode:
         if action == "create":
@@ -170,7 +172,8 @@ def ensure_version(admin: TroveAdmin, want: Version, state: str = "present",
             if after is None:
                 raise TroveError(f"Trove accepted datastore version {label} but does not list it afterwards.")
         else:
-            assert current is not None
+            if current is None:  # plan() updates only what exists
+                raise AssertionError(f"no version {label} to update")
             admin.update_version(current["id"], body, label)
             after = admin.get_version(current["id"])
     return {"changed": True, "action": action, "version": after, "request": body,

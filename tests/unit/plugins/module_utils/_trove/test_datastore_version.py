@@ -196,8 +196,8 @@ def test_create_payload_defaults_manager_only_for_known_managers():
     with pytest.raises(ta.TroveError) as err:
         dv.create_payload(want_from_params(params(datastore="custom"), image_id=IMAGE_A))
     assert "Option 'manager'" in err.value.msg
-    body = dv.create_payload(want_from_params(params(datastore="custom", manager="mariadb",
-                                                        registry_ext="my.Manager"), image_id=IMAGE_A))
+    want = want_from_params(params(datastore="custom", manager="mariadb", registry_ext="my.Manager"), image_id=IMAGE_A)
+    body = dv.create_payload(want)
     assert body["version"]["datastore_manager"] == "mariadb"
     assert body["version"]["registry_ext"] == "my.Manager"
 
