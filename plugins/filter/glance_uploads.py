@@ -91,19 +91,27 @@ def _upload(row: Mapping[str, Any], output: Mapping[str, Any], spec: Mapping[str
             upload[key] = value
     if _truthy(pick("protected", settings.get("protected"))):
         upload["protected"] = True
-    keep = _count(pick("keep", settings.get("keep")))
+    where = (f"image_overrides['{row['name']}'].keep (publish_image_overrides)" if "keep" in override
+             else "keep (publish_keep)")
+    keep = _count(pick("keep", settings.get("keep")), where)
     if keep > 0:
         upload["keep"] = keep
     # Options left empty are not given to glance_image (its own defaults apply).
     return {k: v for k, v in upload.items() if v != ""}
 
 
-def _count(value: Any) -> int:
-    """``value`` as a whole number, 0 when it is none (the role's "keep all")."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
+def _count(value: Any, where: str) -> int:
+    """``value`` as a whole number, 0 when it is none or empty (the role's "keep all")."""
+    if value is None or (isinstance(value, str) and not value.strip()):
         return 0
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = -1
+    if number < 0 or isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise AnsibleFilterError(f"glance_uploads: {where} is {value!r}; write 0 (or leave it empty) to keep "
+                                 "every image of the family, or the number of newest images to keep (1 or more)")
+    return number
 
 
 def _truthy(value: Any) -> bool:
@@ -153,7 +161,7 @@ def glance_publish_results(glance_results: Any) -> list[dict[str, Any]]:
         if not isinstance(upload, dict):
             raise AnsibleFilterError("glance_publish_results: a result does not carry its glance_uploads option set")
         image = result.get("image") or {}
-        rows.append({
+        row = {
             "name": upload["name"],
             "image_id": image.get("id"),
             "path": upload["filename"],
@@ -164,7 +172,11 @@ def glance_publish_results(glance_results: Any) -> list[dict[str, Any]]:
             "uploaded": result.get("uploaded"),
             "changed": result.get("changed"),
             "deleted": [d.get("id") for d in result.get("deleted") or []],
-        })
+        }
+        if result.get("would_upload"):
+            # Check mode: this image has no id yet; register predicts the version pointing at it.
+            row["would_upload"] = True
+        rows.append(row)
     return rows
 
 

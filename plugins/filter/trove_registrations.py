@@ -19,10 +19,10 @@ from ansible_collections.dbaas.guest_images.plugins.plugin_utils._plain import p
 
 
 def trove_registrations(images: Any, disk_formats: Any = ("qcow2",), default: Any = True, active: Any = True,
-                        option: str = "register_images") -> list[dict[str, Any]]:
+                        option: str = "register_images", check_mode: Any = False) -> list[dict[str, Any]]:
     try:
         return registrations(plain(images), [str(f) for f in plain(disk_formats)], bool(default), bool(active),
-                             option=str(option))
+                             option=str(option), check_mode=bool(check_mode))
     except RegistrationError as exc:
         raise AnsibleFilterError(str(exc)) from None
 

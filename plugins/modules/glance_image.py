@@ -142,8 +142,14 @@ options:
     description:
       - The file's hash when already known (for example from the build
         report), as C(<algorithm>:<hex>) or a bare hex digest of
-        O(hash_algorithm). Spares hashing the file before deciding whether to
-        upload; an upload whose data does not match it is deleted and fails.
+        O(hash_algorithm). Any algorithm of O(hash_algorithm)'s choices may
+        be given.
+      - When it is O(hash_algorithm)'s, it spares hashing the file before
+        deciding whether Glance already holds the data.
+      - Before an upload starts (and in check mode before one is predicted)
+        the file is checked against it locally, whatever its algorithm (from
+        the hash cache, else one hashing pass); a file that does not match is
+        refused and no image is created in Glance.
     type: str
   hash_algorithm:
     description:
@@ -194,11 +200,11 @@ attributes:
   check_mode:
     support: full
   diff_mode:
-    support: partial
+    support: full
     details:
       - In check mode, the predicted C(after) of an image still to be
-        uploaded shows attributes Glance fills in itself (O(visibility),
-        O(min_disk), O(min_ram)) as null when they are not given.
+        uploaded shows Glance's own defaults for what is not given
+        (O(visibility=shared), O(min_disk=0), O(min_ram=0), O(protected=false)).
   idempotent:
     support: full
 """
@@ -254,6 +260,14 @@ uploaded:
   returned: state=present
   type: bool
   sample: false
+would_upload:
+  description:
+    - In check mode, whether the real run would upload the file (no image in
+      Glance holds its data); the C(id) of RV(image) is then null. Always false outside
+      check mode.
+  returned: state=present
+  type: bool
+  sample: true
 updated:
   description: Metadata fields changed on an existing image with the same data.
   returned: state=present

@@ -63,6 +63,18 @@ options:
       - At most 5 tags, none containing a comma.
     type: list
     elements: str
+  image_to_upload:
+    description:
+      - Check mode only, with O(state=present) - the name of an image that the
+        publish stage would upload (it has no id yet). The version is
+        predicted as pointing at that image; Glance is not asked for it.
+      - "The C(image) shown in the diff and in RV(version) then names it, in
+        parentheses - C(image to be uploaded: NAME)."
+      - The register role passes it for C(publish_results) items with
+        C(would_upload=true), so that a check-mode run of publish and
+        register previews the whole chain.
+      - Refused outside check mode. Mutually exclusive with O(image) and O(image_tags).
+    type: str
   manager:
     description:
       - The Trove datastore manager (C(datastore_manager)), for example
@@ -231,7 +243,7 @@ def main() -> None:
     )
     try:
         # Checked before talking to the cloud.
-        request = DatastoreVersionRequest.from_params(module.params)
+        request = DatastoreVersionRequest.from_params(module.params, check_mode=module.check_mode)
     except TroveError as exc:
         module.fail_json(msg=exc.msg)
 

@@ -7,6 +7,7 @@ not only from the module's own result.
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import threading
 import time
@@ -132,6 +133,56 @@ def test_rerun_reads_hash_from_cache_and_checksum(run_module, admin, cache_env, 
     assert rc == 0 and given["changed"] is False, given
     assert given["hash"]["source"] == "checksum"
     assert len(images_named(admin, name)) == 1
+
+
+def test_check_mode_predicts_the_attributes_glance_then_sets(run_module, admin, cache_env, tmp_path):
+    """diff_mode is full: the predicted image holds Glance's defaults, which the real upload then shows."""
+    name = unique("predict")
+    path = make_qcow2(tmp_path, name, mib=1)
+    args = {"name": name, "filename": str(path)}
+    rc, check = run_module("glance_image", args, check=True, diff=True, env=cache_env)
+    assert rc == 0 and check["would_upload"] is True and check["image"]["id"] is None, check
+    assert images_named(admin, name) == []
+    rc, real = run_module("glance_image", args, diff=True, env=cache_env)
+    assert rc == 0 and real["uploaded"] is True and real["would_upload"] is False, real
+    [image] = images_named(admin, name)
+    raw = glance_json(admin, image.id)
+    for key in ("visibility", "min_disk", "min_ram", "protected"):
+        assert check["diff"]["after"][key] == raw[key] == real["diff"]["after"][key], key
+    assert (raw["visibility"], raw["min_disk"], raw["min_ram"], raw["protected"]) == ("shared", 0, 0, False)
+
+
+def test_keep_below_one_is_refused_naming_the_option(run_module, admin, tmp_path):
+    name = unique("keep")
+    path = make_qcow2(tmp_path, name, mib=1)
+    for keep in (-1, 0):
+        rc, result = run_module("glance_image", {"name": name, "filename": str(path), "keep": keep})
+        assert rc != 0 and f"Option 'keep' is {keep}: it must be at least 1" in result["msg"], result
+    assert images_named(admin, name) == []
+
+
+def test_a_wrong_checksum_of_any_algorithm_is_refused_before_glance_creates_anything(
+        run_module, admin, cache_env, tmp_path):
+    """The publish role passes the build report's sha256 while Glance hashes sha512: it must still be checked."""
+    name = unique("badsum")
+    path = make_qcow2(tmp_path, name, mib=2)
+    right_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    wrong = {"sha256": "0" * 64, "sha512": "0" * 128}
+    for check in (True, False):
+        for algorithm, digest in wrong.items():
+            rc, result = run_module("glance_image", {"name": name, "filename": str(path),
+                                                     "checksum": f"{algorithm}:{digest}"},
+                                    check=check, env=cache_env)
+            assert rc != 0, result
+            assert f"does not match option 'checksum' ({algorithm}:0000000000000000..." in result["msg"], result
+            assert "no image was created" in result["msg"]
+            assert result["checksum_actual"].startswith(f"{algorithm}:") and result.get("changed") is not True
+            assert images_named(admin, name) == []
+    rc, result = run_module("glance_image", {"name": name, "filename": str(path), "checksum": f"sha256:{right_sha256}"},
+                            env=cache_env)
+    assert rc == 0 and result["uploaded"] is True, result
+    [image] = images_named(admin, name)
+    assert image.hash_value == sha512(path)
 
 
 def test_new_content_same_name_uploads_and_rotates_with_protection(run_module, admin, cache_env, tmp_path,

@@ -7,7 +7,7 @@ import json
 import subprocess
 
 from lib.digest import sha512
-from test_glance_image import glance_json, images_named, unique
+from test_glance_image import glance_json, images_named, make_qcow2, unique
 
 
 def run_role(tmp_path, env: dict, role_vars: dict, name: str) -> tuple:
@@ -72,3 +72,15 @@ def test_publish_role_skips_without_cloud(ansible_env, tmp_path):
     assert rc == 0, output[-3000:]
     assert results == "absent"
     assert "publish_cloud is empty" in output
+
+
+def test_publish_role_refuses_a_negative_keep_naming_the_variable(ansible_env, cloud_config, tmp_path):
+    env = dict(ansible_env, **cloud_config.env, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    name = unique("role-keep")
+    path = make_qcow2(tmp_path, name, mib=1)
+    row = {"name": name, "status": "built", "outputs": [{"path": str(path), "format": "qcow2"}]}
+    role_vars = {"publish_cloud": cloud_config.admin_cloud, "publish_images": [row], "publish_keep": -1}
+    rc, results, output = run_role(tmp_path, env, role_vars, "keep")
+    assert rc != 0, output[-3000:]
+    assert "keep (publish_keep) is -1; write 0" in output
+    assert images_named(cloud_config.connect(cloud_config.admin_cloud), name) == []

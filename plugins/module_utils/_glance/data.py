@@ -17,6 +17,10 @@ Reading a multi-GiB file twice (hash, then upload) doubles the time, so:
   unchanged), or, only when Glance holds an image of exactly the same size, a
   hashing pass over the file (``_common.hashing.file_digest``). When that pass
   finds the same data, no upload follows, so the file is still read once.
+
+Before an upload starts, a given ``checksum`` is checked against the file
+whatever its algorithm (``publish.Publisher.check_checksum``): one that is not
+the upload's algorithm would otherwise never be compared with anything.
 """
 
 from __future__ import annotations

@@ -25,6 +25,10 @@ FAMILY_TAG_PREFIX = "family:"
 # Glance's own hashing_algorithm default: the one of images that carry no os_hash_algo.
 GLANCE_HASH_ALGORITHM = "sha512"
 
+# What Glance 33 gives a new image for the attributes a create request leaves out
+# (check mode predicts the image with them).
+GLANCE_CREATE_DEFAULTS = {"visibility": "shared", "min_disk": 0, "min_ram": 0, "protected": False}
+
 # Debian-style architecture names (DIB's ``-a``) to the names Nova's filters and libosinfo use.
 ARCHITECTURES = {
     "amd64": "x86_64", "x86_64": "x86_64", "arm64": "aarch64", "aarch64": "aarch64",

@@ -23,6 +23,7 @@ from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.data im
 )
 from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.errors import GlanceError
 from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.metadata import (
+    GLANCE_CREATE_DEFAULTS,
     GLANCE_HASH_ALGORITHM,
     Image,
     apply_patch,
@@ -120,6 +121,34 @@ class Publisher:
         self.hash_info = {"algorithm": algorithm, "value": value, "source": "computed"}
         return value
 
+    def check_checksum(self, path: str) -> None:
+        """Refuse, before anything is created, a file whose content does not match option ``checksum``.
+
+        Whatever its algorithm: one that differs from ``hash_algorithm`` (the publish role passes the
+        build report's sha256) is never seen by the upload's own hashing. The hash comes from a pass
+        already made for this algorithm, the cache, or one hashing pass over the file (then cached).
+        """
+        given = self.request.checksum
+        if not given:
+            return
+        algorithm, expected = given
+        actual = None
+        if self.hash_info.get("algorithm") == algorithm and self.hash_info.get("source") in ("cache", "computed"):
+            actual = self.hash_info["value"]
+        elif self.hash_cache is not None:
+            actual = self.hash_cache.get(path, algorithm)
+        if actual is None:
+            identity = file_identity(path)
+            actual = file_digest(path, algorithm)
+            if self.hash_cache is not None:
+                self.hash_cache.put(path, algorithm, actual, identity=identity)
+        if actual != expected:
+            raise GlanceError(
+                f"The content of {path} does not match option 'checksum' ({algorithm}:{expected[:16]}...; the "
+                f"file's {algorithm} is {actual[:16]}...); nothing was uploaded and no image was created. "
+                "Rebuild the image or correct 'checksum' (the publish role takes it from the build report).",
+                checksum_expected=f"{algorithm}:{expected}", checksum_actual=f"{algorithm}:{actual}")
+
     # ---- finding ---------------------------------------------------------------------------
     def candidates(self) -> list[Image]:
         seen: dict[str, Image] = {}
@@ -156,7 +185,8 @@ class Publisher:
         existing = self.find_same_data(images, path, size)
         props = self.wanted_properties()
         tags = self.wanted_tags()
-        result: dict[str, Any] = {"changed": False, "uploaded": False, "deleted": [], "spared": []}
+        result: dict[str, Any] = {"changed": False, "uploaded": False, "would_upload": False, "deleted": [],
+                                  "spared": []}
         if existing is not None:
             ops = metadata_patch(existing, self.wanted_attributes(), props, tags)
             before = diff_view(existing)
@@ -173,13 +203,17 @@ class Publisher:
             body = dict(self.wanted_attributes(for_create=True), disk_format=self.request.disk_format,
                         container_format=self.request.container_format, tags=tags)
             body.update(props)
+            self.check_checksum(path)
             if self.check_mode:
-                current = dict(body, id=None, status="active", size=size, protected=bool(self.request.protected))
+                # What Glance would hold: its own defaults for what is not given.
+                current = dict(GLANCE_CREATE_DEFAULTS, **body)
+                current.update(id=None, status="active", size=size, protected=bool(self.request.protected))
                 if self.hash_info:
                     current.update(os_hash_algo=self.hash_info["algorithm"], os_hash_value=self.hash_info["value"])
             else:
                 current = self.upload_new(path, size, body)
-            result.update(changed=True, uploaded=not self.check_mode, image=normalize_image(current), updated=[],
+            result.update(changed=True, uploaded=not self.check_mode, would_upload=self.check_mode,
+                          image=normalize_image(current), updated=[],
                           diff={"before": diff_view(previous), "after": diff_view(current)})
         if self.hash_info:
             result["hash"] = dict(self.hash_info)

@@ -123,11 +123,13 @@ class GlanceImageRequest:
                 checksum = parse_checksum(params["checksum"], params["hash_algorithm"])
             except ChecksumError as exc:
                 raise RequestError(str(exc)) from None
-            for option in ("keep", "min_disk", "min_ram", "retries"):
+            if params["keep"] is not None and params["keep"] < 1:
+                raise RequestError(f"Option 'keep' is {params['keep']}: it must be at least 1, the number of newest "
+                                   "images of the family to keep (the published image is always kept); leave it "
+                                   "out to keep every image.")
+            for option in ("min_disk", "min_ram", "retries"):
                 if params[option] is not None and params[option] < 0:
                     raise RequestError(f"Option '{option}' must not be negative.")
-            if params["keep"] == 0:
-                raise RequestError("Option 'keep' must be at least 1 (the published image is always kept).")
             if params["family"] is not None and not params["family"].strip():
                 raise RequestError("Option 'family' must not be empty.")
         return cls(

@@ -24,7 +24,12 @@ TAG_PATTERN = re.compile(r"^[^,]*[0-9a-zA-Z][^,]*$")
 MAX_TAGS = 5
 MAX_TAG_LENGTH = 20
 
-MUTUALLY_EXCLUSIVE = [("image", "image_tags")]
+MUTUALLY_EXCLUSIVE = [("image", "image_tags"), ("image_to_upload", "image"), ("image_to_upload", "image_tags")]
+
+
+def pending_image(name: str) -> str:
+    """What a check-mode prediction shows as the image of a version pointing at an image not uploaded yet."""
+    return f"(image to be uploaded: {name})"
 
 
 def argument_spec() -> dict[str, Any]:
@@ -35,6 +40,7 @@ def argument_spec() -> dict[str, Any]:
         version=dict(type="str"),
         image=dict(type="str"),
         image_tags=dict(type="list", elements="str"),
+        image_to_upload=dict(type="str"),
         manager=dict(type="str", aliases=["datastore_manager"]),
         active=dict(type="bool", default=True),
         default=dict(type="bool"),
@@ -58,6 +64,7 @@ class DatastoreVersionRequest:
     number: str
     image: str | None
     image_tags: tuple[str, ...] | None
+    image_to_upload: str | None
     manager: str | None
     active: bool | None
     default: bool | None
@@ -69,7 +76,7 @@ class DatastoreVersionRequest:
     region_name: str | None
 
     @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> DatastoreVersionRequest:
+    def from_params(cls, params: Mapping[str, Any], check_mode: bool = False) -> DatastoreVersionRequest:
         """Read and check the module's parameters (raises TroveError naming the option)."""
         datastore = (params["datastore"] or "").strip()
         name = (params["name"] or "").strip()
@@ -80,6 +87,11 @@ class DatastoreVersionRequest:
         if params["default"] and params["active"] is False:
             raise TroveError("Options 'default: true' and 'active: false' do not go together: Trove makes only an "
                              "active version the default of its datastore.")
+        to_upload = (params.get("image_to_upload") or "").strip() or None
+        if to_upload is not None and (not check_mode or params["state"] != "present"):
+            raise TroveError(f"Option 'image_to_upload' ({to_upload!r}) only previews, in check mode with "
+                             "state=present, a version pointing at an image the publish stage would upload; "
+                             "outside check mode give 'image' the id of the uploaded image.")
         number = params["version"]
         tags = None
         if params["image_tags"]:
@@ -98,6 +110,7 @@ class DatastoreVersionRequest:
             number=name if number in (None, "") else str(number),
             image=_optional_text(params["image"]),
             image_tags=tags,
+            image_to_upload=to_upload,
             manager=_optional_text(params["manager"]),
             active=params["active"],
             default=params["default"],
@@ -110,7 +123,12 @@ class DatastoreVersionRequest:
         )
 
     def want(self, image_id: str | None = None) -> dict[str, Any]:
-        """The wanted version in Trove's field names; ``image_id`` is what ``image`` resolved to in Glance."""
+        """The wanted version in Trove's field names; ``image_id`` is what ``image`` resolved to in Glance.
+
+        With ``image_to_upload`` (check mode only) the image is a placeholder naming the image to be uploaded.
+        """
+        if self.image_to_upload is not None:
+            image_id = pending_image(self.image_to_upload)
         return {
             "datastore_name": self.datastore,
             "name": self.name,

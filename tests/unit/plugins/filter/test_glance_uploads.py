@@ -86,3 +86,18 @@ def test_publish_results_rows():
         "name": "img", "image_id": "i1", "path": "/o/img.qcow2", "disk_format": "qcow2", "trove_datastore": "",
         "trove_datastore_version": "", "os_hash_value": "h", "uploaded": True, "changed": True, "deleted": ["old"]}]
     assert flt.glance_publish_results([]) == []
+
+
+@pytest.mark.parametrize("keep", [-1, "-1", "all", 1.5, True])
+def test_a_keep_that_is_not_a_count_is_refused_naming_the_role_variable(keep):
+    with pytest.raises(AnsibleFilterError, match=r"keep \(publish_keep\) is .*write 0"):
+        flt.glance_uploads([ROW], [], dict(SETTINGS, keep=keep))
+    overrides = {"img": {"keep": keep}}
+    with pytest.raises(AnsibleFilterError, match=r"image_overrides\['img'\]\.keep \(publish_image_overrides\)"):
+        flt.glance_uploads([ROW], [], dict(SETTINGS, image_overrides=overrides))
+
+
+@pytest.mark.parametrize("keep, given", [(0, None), ("", None), (None, None), ("2", 2), (3, 3)])
+def test_keep_counts(keep, given):
+    [upload] = flt.glance_uploads([ROW], [], dict(SETTINGS, keep=keep))
+    assert upload.get("keep") == given

@@ -290,3 +290,31 @@ def test_check_mode_rotation_counts_the_upload_to_be(image_file, tmp_path):
     result = Publisher(glance, params(image_file, family="fam", keep=2), check_mode=True).run_present()
     assert sorted(d["id"] for d in result["deleted"]) == ids[:2]
     assert len(glance.images) == 3 and glance.count("delete") == 0
+
+
+def test_check_mode_marks_the_upload_to_be_and_predicts_glance_defaults(image_file):
+    glance = FakeGlance()
+    result = Publisher(glance, params(image_file), check_mode=True).run_present()
+    assert result["would_upload"] is True and result["image"]["id"] is None
+    after = result["diff"]["after"]
+    assert (after["visibility"], after["min_disk"], after["min_ram"], after["protected"]) == ("shared", 0, 0, False)
+    real = Publisher(glance, params(image_file)).run_present()
+    assert real["would_upload"] is False
+    assert {k: real["image"][k] for k in ("visibility", "protected")} == {"visibility": "shared", "protected": False}
+
+
+@pytest.mark.parametrize("algorithm", ["sha256", "sha512", "md5"])
+def test_a_wrong_checksum_of_any_algorithm_is_refused_before_a_record_is_created(image_file, algorithm):
+    wrong = "0" * (hashlib.new(algorithm).digest_size * 2)
+    for check_mode in (True, False):
+        glance = FakeGlance()
+        with pytest.raises(GlanceError, match=f"does not match option 'checksum' \\({algorithm}:0000"):
+            Publisher(glance, params(image_file, checksum=f"{algorithm}:{wrong}"), check_mode=check_mode).run_present()
+        assert glance.count("create") == 0 and glance.images == {}
+
+
+def test_a_right_checksum_of_another_algorithm_uploads(image_file):
+    glance = FakeGlance()
+    digest = hashlib.sha256(image_file.read_bytes()).hexdigest()
+    result = Publisher(glance, params(image_file, checksum="sha256:" + digest)).run_present()
+    assert result["uploaded"] and glance.count("create") == 1

@@ -340,3 +340,19 @@ class NoTroveCatalog:
 
 def test_a_cloud_without_trove_uses_no_image():
     assert images_in_use(NoTroveCatalog()) is None
+
+
+def test_check_mode_plans_a_version_for_an_image_to_be_uploaded():
+    request = DatastoreVersionRequest.from_params(params(image_to_upload="img-1", manager="mysql"), check_mode=True)
+    want = request.want()
+    assert want["image"] == "(image to be uploaded: img-1)"
+    action, body = dv.plan(None, want)
+    assert action == "create" and body["version"]["image"] == "(image to be uploaded: img-1)"
+    action, body = dv.plan(ta.normalize_version(raw_version()), want)
+    assert action == "update" and body == {"image": "(image to be uploaded: img-1)"}
+
+
+@pytest.mark.parametrize("overrides, check_mode", [({}, False), ({"state": "absent"}, True)])
+def test_an_image_to_be_uploaded_is_only_for_check_mode(overrides, check_mode):
+    with pytest.raises(ta.TroveError, match="Option 'image_to_upload' .* only previews"):
+        DatastoreVersionRequest.from_params(params(image_to_upload="img-1", **overrides), check_mode=check_mode)

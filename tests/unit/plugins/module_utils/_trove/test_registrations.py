@@ -89,3 +89,28 @@ def test_result_rows_come_from_the_module_results_and_their_entries():
         {"datastore": "mysql", "name": "8.4", "version": "8.4", "image_id": IMAGE, "version_id": None,
          "action": "none", "changed": False},
     ]
+
+
+def test_check_mode_takes_an_image_to_be_uploaded_without_id():
+    item = published(image_id=None, uploaded=False, would_upload=True)
+    [entry] = registrations([item], ["qcow2"], True, True, check_mode=True)
+    assert entry["image"] is None
+    assert entry["image_to_upload"] == "trove-debian-12-mysql-8.0-container"
+
+
+def test_an_image_to_be_uploaded_is_refused_outside_check_mode():
+    item = published(image_id=None, uploaded=False, would_upload=True)
+    with pytest.raises(RegistrationError, match="would_upload is true and image_id is empty.*not in check mode"):
+        registrations([item], ["qcow2"], True, True)
+
+
+def test_check_mode_still_refuses_an_item_without_id_that_is_not_to_be_uploaded():
+    with pytest.raises(RegistrationError, match="needs an image id"):
+        registrations([published(image_id=None)], ["qcow2"], True, True, check_mode=True)
+
+
+def test_result_rows_name_the_image_to_be_uploaded():
+    entry = {"datastore": "mysql", "name": "8.0", "version": None, "image": None, "image_to_upload": "img"}
+    [row] = registration_results([{"_e": entry, "changed": True, "action": "create", "version": {"version": "8.0"}}],
+                                 "_e")
+    assert row["image_id"] is None and row["image_to_upload"] == "img" and row["action"] == "create"
