@@ -19,6 +19,7 @@ import configparser
 import contextlib
 import fcntl
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -104,20 +105,28 @@ def _tail(path: Path | None, lines: int = 40) -> str:
     return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
 
 
-def write_ini(path: Path, sections: dict) -> Path:
+def ini_text(sections: dict) -> str:
+    """``{section: {key: value}}`` -> INI text, sections and keys in the given order."""
     parser = configparser.ConfigParser(interpolation=None)
     parser.optionxform = str
     for section, values in sections.items():
         if section != "DEFAULT":
             parser.add_section(section)
         for key, value in values.items():
-            if isinstance(value, bool):
-                value = "true" if value else "false"
             parser.set(section, key, str(value))
+    out = io.StringIO()
+    parser.write(out)
+    return out.getvalue()
+
+
+def write_ini(path: Path, sections: dict) -> Path:
+    """A service's config file; booleans written as oslo.config spells them."""
+    lowered = {section: {key: ("true" if value else "false") if isinstance(value, bool) else value
+                         for key, value in values.items()}
+               for section, values in sections.items()}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        parser.write(handle)
+    path.write_text(ini_text(lowered))
     return path
 
 

@@ -18,16 +18,14 @@ Nothing here knows about qemu or the test: a verify stage can reuse it.
 
 from __future__ import annotations
 
-import configparser
 import dataclasses
-import io
 import json
 import os
 import subprocess
 import time
 from pathlib import Path
 
-from lib.openstack_services import ensure_venv
+from lib.openstack_services import ensure_venv, ini_text
 from lib.trove_service import TROVE_REQUIREMENTS
 
 SCRIPTS = Path(__file__).resolve().parent / "in_trove_venv"
@@ -37,20 +35,6 @@ DEFAULT_TENANT = "00000000000000000000000000000000"
 def trove_python() -> str:
     """The python of the cached venv holding the ``trove`` package (built once, shared with the Trove API)."""
     return str(ensure_venv("trove", TROVE_REQUIREMENTS) / "bin" / "python")
-
-
-def ini_text(sections: dict) -> str:
-    """``{section: {key: value}}`` -> INI text, sections and keys in the given order."""
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.optionxform = str
-    for section, values in sections.items():
-        if section != "DEFAULT":
-            parser.add_section(section)
-        for key, value in values.items():
-            parser.set(section, key, str(value))
-    out = io.StringIO()
-    parser.write(out)
-    return out.getvalue()
 
 
 def guestagent_conf(transport_url: str, control_exchange: str = "trove", extra: dict | None = None) -> str:
