@@ -33,7 +33,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils._dib import validate
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib import base_cache, validate
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.argv import (
     build_argv,
     build_environment,
@@ -269,12 +269,24 @@ def run(request: DibImageRequest, check_mode: bool = False, diff_mode: bool = Fa
         except LockTimeout as exc:
             raise BuildError(str(exc), lock_path=cache.path, holder_pid=exc.holder_pid) from exc
         try:
-            images = _build(request, dib_command, resolved, lock, make_record)
+            base = base_cache.plan(
+                environment=request.environment, resolved_elements=resolved, arch=request.arch,
+                cache_dir=cache_dir_for(request.cache_dir, request.environment), dib_version=version,
+                debootstrap_version=base_cache.tool_version(),
+                debootstrap_element_sha256=components["element_content"].get("debootstrap", ""),
+            )
+            try:
+                images = _build(request, dib_command, resolved, lock, make_record, base.environment)
+            except BaseException:
+                base_cache.abandon(base)
+                raise
+            base_cache.commit(base)
         finally:
             cache.release()
     finally:
         lock.release()
-    result.update(changed=True, built=True, images=images, duration=round(time.time() - started, 3))
+    result.update(changed=True, built=True, images=images, duration=round(time.time() - started, 3),
+                  base_cache=base.as_result())
     return result
 
 
@@ -284,6 +296,7 @@ def _build(
     resolved: dict[str, str],
     lock: ImageLock,
     make_record: Callable[[list[dict[str, Any]], float], dict[str, Any]],
+    cache_environment: dict[str, str],
 ) -> list[dict[str, Any]]:
     name, dest = request.name, request.dest
     prune_unaccounted(dest, name)
@@ -305,6 +318,7 @@ def _build(
         dib_command=dib_command, element_paths=request.element_paths, environment=request.environment,
         inputs=request.inputs, tmp_dir=tmp_dir, cache_dir=request.cache_dir,
     )
+    env.update(cache_environment)
 
     guardian = start_guardian(work_dir, dib_log, final_log, status, [] if lock.fd is None else [lock.fd])
     previous: dict[signal.Signals, Any] = {}
