@@ -211,6 +211,14 @@ fingerprint:
   returned: always
   type: str
   sample: 9c56cc51b374c3ba189210d5b6d4bf57790d351c96c47c02190ecf1e430635ab
+phases:
+  description: Seconds DIB spent in each of its phases (C(setup), C(root.d), C(extra-data.d), C(pre-install.d),
+    C(install.d), C(post-install.d), C(block-device), C(finalise.d), C(cleanup.d), C(conversion)), in the order they
+    ran, read from DIB's log.
+  returned: when DIB ran
+  type: dict
+  sample: {setup: 3.7, root.d: 80.6, extra-data.d: 0.8, pre-install.d: 18.2, install.d: 231.9, post-install.d: 2.2,
+           block-device: 9.7, finalise.d: 6.5, cleanup.d: 1.8, conversion: 46.2}
 base_cache:
   description: What the build did with the debootstrap base cache (see O(cache_dir)).
   returned: when DIB ran

@@ -67,6 +67,7 @@ from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.outputs im
     prune_unaccounted,
     publish,
 )
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.phases import phase_durations
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.progress import (
     LogFollower,
     new_state,
@@ -286,7 +287,7 @@ def run(request: DibImageRequest, check_mode: bool = False, diff_mode: bool = Fa
     finally:
         lock.release()
     result.update(changed=True, built=True, images=images, duration=round(time.time() - started, 3),
-                  base_cache=base.as_result())
+                  base_cache=base.as_result(), phases=_phases_of(log_path_for(dest, name)))
     return result
 
 
@@ -392,6 +393,15 @@ def _build(
         with contextlib.suppress(OSError):
             os.unlink(status)
         guardian.release()
+
+
+def _phases_of(log_path: str) -> dict[str, float]:
+    """Seconds per DIB phase of the build whose log this is ({} when it cannot be read)."""
+    try:
+        with open(log_path, encoding="utf-8", errors="replace") as handle:
+            return phase_durations(handle.read())
+    except OSError:
+        return {}
 
 
 def _move_log(dib_log: str, stdout_path: str, final_log: str) -> None:
