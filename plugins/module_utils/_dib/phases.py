@@ -17,13 +17,14 @@ import re
 
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.progress import new_state, update_state
 
+_EPOCH = datetime.datetime(1970, 1, 1)
 _STAMP = re.compile(r"^(?P<stamp>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?) \| ")
 
 
 def _seconds(stamp: str) -> float:
     fmt = "%Y-%m-%d %H:%M:%S.%f" if "." in stamp else "%Y-%m-%d %H:%M:%S"
-    moment = datetime.datetime.strptime(stamp, fmt).replace(tzinfo=datetime.timezone.utc)
-    return moment.timestamp()
+    # Only differences are used: the stamps' time zone (DIB writes local time) does not matter.
+    return (datetime.datetime.strptime(stamp, fmt) - _EPOCH).total_seconds()
 
 
 def phase_durations(log_text: str) -> dict[str, float]:
