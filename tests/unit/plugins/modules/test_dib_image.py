@@ -124,6 +124,9 @@ def params(dib, dest, mode=None, **over):
         lock_timeout=5,
         force=False,
         max_age=720,
+        heartbeat_path=None,
+        heartbeat_interval=0.0,
+        heartbeat_misses=3,
     )
     base.update(over)
     return base
@@ -206,7 +209,7 @@ def test_check_mode_builds_nothing_and_explains(dib, tmp_path):
     dest = tmp_path / "out"
     plan = dib_build.run(request(dib, dest), check_mode=True, diff_mode=True)
     assert plan["changed"] and not plan["built"]
-    assert plan["reason"].startswith("would build: no previous build")
+    assert plan["reason"].startswith("would build: new: no previous build")
     assert not dest.exists()
     assert runs(dib) == 0
     dib_build.run(request(dib, dest))
@@ -244,7 +247,7 @@ def test_missing_output_and_force_rebuild(dib, tmp_path):
     result = dib_build.run(request(dib, dest))
     assert result["built"] and "missing" in result["reason"]
     result = dib_build.run(request(dib, dest, force=True))
-    assert result["built"] and result["reason"] == "force=true"
+    assert result["built"] and result["reason"] == "forced: force=true"
     assert runs(dib) == 3
 
 
