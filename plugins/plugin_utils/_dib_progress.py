@@ -15,7 +15,10 @@ connection (:mod:`module_utils._dib.heartbeat`): async_wrapper runs the
 module in a session of its own, so when the controller is killed (a
 cancelled AWX job, a lost SSH session) only the missing heartbeat tells
 the build host; after ``dib_image_heartbeat_misses`` poll intervals
-(default 3) without one, the build stops itself and cleans up.
+(default 3) without one, the build stops itself and cleans up.  The
+polling runs in an Ansible worker process, which has a session of its own
+too and outlives a killed ``ansible-playbook``: it stops polling (and so
+beating) as soon as the process that started it is gone.
 
 Before that, a quick check-mode run of the module (the probe) asks whether
 DIB must run at all: an unchanged image, or input the module refuses, is
@@ -76,6 +79,12 @@ class ModuleRun:
         self._task = action._task
         self._module = module
         self._task_vars = task_vars
+        # The worker's parent is the ansible-playbook process; when it dies the worker is re-parented.
+        self._controller = os.getppid()
+
+    def controller_gone(self) -> bool:
+        """True once the ansible-playbook process that started this worker is gone."""
+        return os.getppid() != self._controller
 
     def _execute(self, module: str, args: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         result: dict[str, Any] = self._action._execute_module(
@@ -175,6 +184,10 @@ class ModuleRun:
         while True:
             time.sleep(wait)
             wait = min(wait * 2, interval)
+            if self.controller_gone():
+                # Nobody will read a result: stop beating, so the build host stops the build.
+                return {"failed": True, "msg": "dib_image: the ansible-playbook process is gone; the build stops"
+                        " itself once its heartbeat is missed"}
             if time.monotonic() > deadline:
                 waited = async_limit + 120
                 return {"failed": True, "msg": f"dib_image: no result from the build host after {waited} s (job {jid})"}
