@@ -104,8 +104,11 @@ class ModuleRun:
             # An unchanged image (or bad input) is answered in a fraction of a second by a
             # check-mode run; the async start and its polling are paid only when DIB must run.
             probe = self.probe(args)
-            if probe.get("failed") or not probe.get("changed"):
+            if probe.get("failed"):
                 return probe
+            if not probe.get("changed"):
+                # Nothing to build; a note of an abandoned build is consumed only by a real run.
+                return self._execute(self._module, args) if probe.get("previous_build") else probe
         interval = float(self._task_vars.get("dib_image_poll_interval", DEFAULT_POLL_INTERVAL))
         misses = int(self._task_vars.get("dib_image_heartbeat_misses", option_default("heartbeat_misses")))
         result = self.run_with_progress(args, interval, misses)

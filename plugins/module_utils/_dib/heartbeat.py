@@ -15,7 +15,10 @@ stops, cleans up and leaves a note for the next run.
 
 A controller that is merely slow (a loaded machine, a slow connection)
 beats less often than asked; the interval counted is the longest gap seen
-between two beats, when that is longer than the asked one.
+between two beats, when that is longer than the asked one.  The silence
+allowed is never below ``MIN_SILENCE``, and the first beat, which comes
+only after the async start's answer has travelled back to the controller,
+gets ``FIRST_BEAT_GRACE`` more.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import os
 import re
 import time
 
+MIN_SILENCE = 10.0
+FIRST_BEAT_GRACE = 30.0
 # async_wrapper's job ids: "j" + digits, "." + the wrapper's PID.
 _JOB_FILE = re.compile(r"^j\d+\.\d+$")
 
@@ -73,7 +78,8 @@ class Heartbeat:
 
     def limit(self) -> float:
         """Seconds without a beat after which the controller counts as gone."""
-        return self.misses * max(self.interval, self._longest_gap)
+        limit = max(self.misses * max(self.interval, self._longest_gap), MIN_SILENCE)
+        return limit if self._beats else limit + FIRST_BEAT_GRACE
 
     def check(self, now: float | None = None) -> None:
         """Raise :class:`ControllerGone` when the controller has been silent for too long."""

@@ -140,6 +140,16 @@ def test_progress_lines_and_clean_result(tmp_path):
     assert "ok: [localhost]" in build_section and "changed:" not in build_section
     assert "[dib_image img]" not in build_section  # nothing built, nothing to report
 
+    # A note of an abandoned build (say a forced rebuild) is reported, and consumed, by a run that builds nothing.
+    note = dest / "img.abandoned.json"
+    note.write_text(json.dumps({"outcome": "abandoned", "cause": "controller gone", "phase": "install.d"}))
+    third = run_playbook(tmp_path, path, "-e", "dib_image_poll_interval=0.5")
+    assert third.returncode == 0, third.stdout
+    result = json.loads((tmp_path / "out.json").read_text())
+    assert result["built"] is False
+    assert result["previous_build"]["summary"] == "previous build was abandoned: controller gone at install.d"
+    assert not note.exists()
+
 
 def test_check_mode_runs_plain(tmp_path):
     dib = fake.make_fake_dib(tmp_path)
@@ -281,7 +291,7 @@ def test_killed_playbook_stops_its_build(tmp_path):
     finally:
         if play.poll() is None:
             os.killpg(play.pid, 9)
-    assert stopped < 15, stopped  # 3 polls of 1 s, plus the module's checks and cleanup
+    assert stopped < 25, stopped  # 3 polls of 1 s (at least MIN_SILENCE, 10 s), plus the cleanup
     assert fake.wait_gone(lambda: fake.leftovers(str(dest)) == [] and not beats())
     assert json.loads((dest / "img.abandoned.json").read_text())["cause"] == "controller gone"
     # The lock is free and no async result is left for a controller that will never read it.
