@@ -230,7 +230,6 @@ class ModuleRun:
             return _died(self._read_progress(status_file) if status_file else None, dest, name)
         return result
 
-
     def _read_note(self, path: str) -> dict[str, Any] | None:
         result = self._action._low_level_execute_command(f"cat {shlex.quote(path)}", sudoable=True)
         if result.get("rc") != 0:

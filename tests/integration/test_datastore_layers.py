@@ -59,7 +59,8 @@ def refused_run(run_playbook, tmp_path, build_cache_dir, entries, env_extra=None
     assert run.task_status(DIB_TASK) == [], f"diskimage-builder ran although the input was bad:\n{run.output[-3000:]}"
     reports = {"build-report.json", "build-report.md"}
     leftovers = sorted(
-        p.name for p in output_dir.glob("*") if p.suffix in (".qcow2", ".log", ".json", ".raw") and p.name not in reports
+        p.name for p in output_dir.glob("*")
+        if p.suffix in (".qcow2", ".log", ".json", ".raw") and p.name not in reports
     )
     assert leftovers == [], f"files appeared in the output folder: {leftovers}"
     # A refusal in the compose stage still ends in the report: every entry failed, with the error.

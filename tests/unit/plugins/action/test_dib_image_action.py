@@ -281,7 +281,10 @@ def test_killed_playbook_stops_its_build(tmp_path):
     )
     try:
         child = int(fake.wait_for(dib["state"] / "child", timeout=120))
-        beats = lambda: [name for name in os.listdir(dest) if ".heartbeat-" in name]  # noqa: E731
+
+        def beats():
+            return [name for name in os.listdir(dest) if ".heartbeat-" in name]
+
         assert fake.wait_gone(lambda: beats() and (dest / beats()[0]).read_text().strip(), 30), "no heartbeat"
         os.killpg(play.pid, 9)
         play.wait(timeout=30)
