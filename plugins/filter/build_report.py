@@ -1,9 +1,13 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters for the build stage and its report (documented in build_report_row.yml, dib_environment_for_image.yml).
+"""Filters for the build stage and its report.
+
+Documented in build_report_row.yml, build_report_stage_failure_rows.yml and dib_environment_for_image.yml.
 
 ``result | dbaas.guest_images.build_report_row(name, build_host, check_mode=false)``
     one report row from a dib_image result (failed ones too; ``would_build`` in check mode);
     the ``dbaas.guest_images.build_report`` module writes the report from those rows.
+``failed_result | dbaas.guest_images.build_report_stage_failure_rows(entries, build_host, stage, recorded=[])``
+    ``recorded`` plus a failed row for every entry not in it, when a stage before the build failed.
 ``env | dbaas.guest_images.dib_environment_for_image(by_distribution, host_distribution, elements)``
     the build host's DIB environment adjusted to one image's distribution.
 """
@@ -22,6 +26,12 @@ def build_report_row(result: Any, name: Any, build_host: Any, check_mode: Any = 
     return build_report.report_row(_plain(result), str(name), str(build_host), bool(check_mode))
 
 
+def build_report_stage_failure_rows(result: Any, entries: Any, build_host: Any, stage: Any,
+                                    recorded: Any = None) -> list[dict[str, Any]]:
+    return build_report.stage_failure_rows(_plain(entries), _plain(result), str(build_host), str(stage),
+                                           _plain(recorded) or [])
+
+
 def dib_environment_for_image(environment: Any, by_distribution: Any, host_distribution: Any,
                               elements: Any) -> dict[str, str]:
     return apt_sources.environment_for_elements(
@@ -35,5 +45,6 @@ class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
         return {
             "build_report_row": build_report_row,
+            "build_report_stage_failure_rows": build_report_stage_failure_rows,
             "dib_environment_for_image": dib_environment_for_image,
         }

@@ -9,9 +9,16 @@ version_added: 0.1.0
 description:
   - Writes C(build-report.json) and C(build-report.md) into O(dest) from the rows the
     C(dbaas.guest_images.build_image) role recorded (fact C(build_image_results)) on every build host.
+  - Rows are merged by image name into the report already in O(dest). A row of this run replaces the
+    earlier row of the same image; rows of other images (built by an earlier or a concurrent run into
+    the same folder) are kept. Runs that write into one folder at the same time take turns, by a lock
+    file C(<dest>/.build-report.lock), so no run's rows are lost.
   - Both files are replaced atomically. When nothing but the time stamp and the time the
     no-op check took would change (a run that built nothing new), the files are left as they
     are and the module reports no change.
+  - C(build-report.md) has a reason column - why an image was built (new, fingerprint changed and
+    which input, forced, too old), why it was reused, why it failed (DIB's error line, or the error of
+    the stage before the build) - and says how an earlier build that was abandoned ended.
 options:
   rows:
     description:
@@ -24,6 +31,11 @@ options:
       - Folder the two files are written to; created when missing.
     type: path
     required: true
+  lock_timeout:
+    description:
+      - Seconds to wait for another run writing the report in O(dest) before failing.
+    type: int
+    default: 300
 author:
   - dbaas.guest_images developers (@dbaas)
 extends_documentation_fragment:
@@ -46,8 +58,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+run:
+  description: This run's rows only and their summary (the report file may hold rows of other runs too).
+  returned: always
+  type: dict
+  sample: {"summary": {"built": 1, "reused": 0, "failed": 0}, "images": []}
 report:
-  description: The report document that was written (or found unchanged).
+  description: The report document that was written (or found unchanged), with the rows of earlier runs merged in.
   returned: always
   type: dict
   sample: {"generated_at": "2026-01-01T00:00:00+00:00", "summary": {"built": 1, "reused": 0, "failed": 0}, "images": []}
@@ -69,6 +86,7 @@ import tempfile  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.lock import ImageLock, LockTimeout  # noqa: E402
 from ansible_collections.dbaas.guest_images.plugins.module_utils._report import report as build_report  # noqa: E402
 from ansible_collections.dbaas.guest_images.plugins.module_utils._report.request import (  # noqa: E402
     BuildReportRequest,
@@ -89,30 +107,58 @@ def _write_atomically(path, text):
         raise
 
 
+def _previous(json_path, markdown_path):
+    if not (os.path.isfile(json_path) and os.path.isfile(markdown_path)):
+        return None
+    try:
+        with open(json_path, encoding="utf-8") as handle:
+            previous = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return previous if isinstance(previous, dict) else None
+
+
+def _write(module, request):
+    json_path, markdown_path = request.json_path, request.markdown_path
+    previous = _previous(json_path, markdown_path)
+    stamp = build_report.report([])["generated_at"]
+    rows = [dict(row, **{build_report.REPORTED_AT: stamp}) for row in request.rows]
+    run = build_report.report(rows, generated_at=stamp)
+    document = build_report.report(
+        build_report.merge_rows((previous or {}).get("images"), rows), generated_at=stamp
+    )
+    outcome = dict(run={"summary": run["summary"], "images": run["images"]}, json_path=json_path,
+                   markdown_path=markdown_path)
+    if previous is not None and build_report.same_report(previous, document):
+        return dict(outcome, changed=False, report=previous)
+    if not module.check_mode:
+        _write_atomically(json_path, json.dumps(document, indent=2, sort_keys=True) + "\n")
+        _write_atomically(markdown_path, build_report.render_markdown(document))
+    return dict(outcome, changed=True, report=document)
+
+
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     request = BuildReportRequest.from_params(module.params)
-    dest, json_path, markdown_path = request.dest, request.json_path, request.markdown_path
-
-    document = build_report.report(request.rows)
-    previous = None
-    if os.path.isfile(json_path) and os.path.isfile(markdown_path):
+    dest = request.dest
+    try:
+        if module.check_mode and not os.path.isdir(dest):
+            module.exit_json(**_write(module, request))
+        os.makedirs(dest, exist_ok=True)
+        # Read, merge and write under one lock: two runs into one folder must not drop each other's rows.
+        lock = ImageLock(dest, "build-report", request.lock_timeout,
+                         busy_message=f"the build report in {dest} is being written by another run")
         try:
-            with open(json_path, encoding="utf-8") as handle:
-                previous = json.load(handle)
-        except (OSError, ValueError):
-            previous = None
-    if previous is not None and build_report.same_report(previous, document):
-        module.exit_json(changed=False, report=previous, json_path=json_path, markdown_path=markdown_path)
-
-    if not module.check_mode:
+            lock.acquire()
+        except LockTimeout as exc:
+            module.fail_json(msg=str(exc), lock_path=lock.path, holder_pid=exc.holder_pid)
         try:
-            os.makedirs(dest, exist_ok=True)
-            _write_atomically(json_path, json.dumps(document, indent=2, sort_keys=True) + "\n")
-            _write_atomically(markdown_path, build_report.render_markdown(document))
-        except OSError as exc:
-            module.fail_json(msg=f"could not write the build report into {dest}: {exc}; check dest (its permissions)")
-    module.exit_json(changed=True, report=document, json_path=json_path, markdown_path=markdown_path)
+            result = _write(module, request)
+        finally:
+            lock.release()
+    except OSError as exc:
+        module.fail_json(msg=f"could not write the build report into {dest}: {exc}; check dest (its permissions)")
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -129,6 +129,27 @@ options:
       - Hours after which an unchanged image is rebuilt anyway (to pick up updated packages). C(0) means never.
     type: int
     default: 720
+  heartbeat_path:
+    description:
+      - A file the module creates and the controller refreshes while it waits for the build. When it is not
+        refreshed for O(heartbeat_misses) times O(heartbeat_interval) seconds (or times the longest gap seen
+        between two refreshes, when the controller is slower than that; never less than 10 s, and 30 s more
+        for the first refresh), the controller is taken to be gone;
+        the build stops, DIB is killed, mounts, loop devices and locks are released, and
+        C(<dest>/<name>.abandoned.json) says where the build was; the next run returns it as RV(previous_build).
+      - The action plugin sets the three heartbeat options when it polls an async build (set the variables
+        C(dib_image_poll_interval) and C(dib_image_heartbeat_misses) instead). Left out, there is no heartbeat.
+    type: path
+  heartbeat_interval:
+    description:
+      - Seconds between two refreshes of O(heartbeat_path) by the controller; C(0) turns the heartbeat off.
+    type: float
+    default: 0.0
+  heartbeat_misses:
+    description:
+      - How many intervals without a refresh of O(heartbeat_path) end the build.
+    type: int
+    default: 3
 notes:
   - Needs C(sudo) (or root), C(qemu-img) and the tools diskimage-builder needs; the C(dbaas.guest_images.build_host)
     role installs them.
@@ -138,6 +159,9 @@ notes:
     least every minute; it polls every C(dib_image_poll_interval) seconds (a variable, default 10).
   - When the module process is killed (for example by the async timeout), a guardian process it started kills
     DIB and cleans up.
+  - When the controller is killed (a cancelled AWX job, a lost SSH session), the build stops itself after
+    C(dib_image_heartbeat_misses) (default 3) poll intervals without a heartbeat, cleans up and leaves
+    C(<dest>/<name>.abandoned.json); its async result is not left in the async folder.
 extends_documentation_fragment:
   - dbaas.guest_images._attributes
   - dbaas.guest_images._attributes.async
@@ -266,7 +290,33 @@ reason:
   description: Why the image was (or would be) built, or why not.
   returned: always
   type: str
-  sample: "inputs changed: environment.DIB_RELEASE"
+  sample: "fingerprint changed: environment.DIB_RELEASE"
+previous_build:
+  description:
+    - How the previous build of this image ended when no playbook was there to hear it (its controller was gone,
+      or its module process was killed), read from C(<dest>/<name>.abandoned.json), which a real run then deletes.
+  returned: when there was such a build
+  type: dict
+  contains:
+    cause:
+      description: C(controller gone) or C(the module process died).
+      type: str
+    phase:
+      description: The DIB phase the build was in (or C(the wait for a lock)).
+      type: str
+    hook:
+      description: The hook that was running, if any.
+      type: str
+    detail:
+      description: What happened, in words.
+      type: str
+    at:
+      description: When (UTC).
+      type: str
+    summary:
+      description: One line for the build report.
+      type: str
+      sample: "previous build was abandoned: controller gone at install.d (50-cloud-init), 2026-01-01T10:00:00Z"
 changed_inputs:
   description: Dotted names of the fingerprint parts that changed since the last build.
   returned: always

@@ -10,6 +10,16 @@ least once a minute::
 
     [dib_image debian-12] install.d 05:12 elapsed, running 50-trove-guest-agent
 
+Every poll also refreshes the build's heartbeat file over the same
+connection (:mod:`module_utils._dib.heartbeat`): async_wrapper runs the
+module in a session of its own, so when the controller is killed (a
+cancelled AWX job, a lost SSH session) only the missing heartbeat tells
+the build host; after ``dib_image_heartbeat_misses`` poll intervals
+(default 3) without one, the build stops itself and cleans up.  The
+polling runs in an Ansible worker process, which has a session of its own
+too and outlives a killed ``ansible-playbook``: it stops polling (and so
+beating) as soon as the process that started it is gone.
+
 Before that, a quick check-mode run of the module (the probe) asks whether
 DIB must run at all: an unchanged image, or input the module refuses, is
 answered at once without the cost of an async start and its polling.  In
@@ -20,7 +30,9 @@ with its process group) is reported as such, not waited for.
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import shlex
 import time
 from typing import Any
@@ -28,6 +40,8 @@ from typing import Any
 from ansible.module_utils.common.text.converters import to_text
 from ansible.utils.display import Display
 
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.abandoned import note_path, summary
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.heartbeat import heartbeat_path
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.progress import (
     format_line,
     progress_path,
@@ -65,6 +79,12 @@ class ModuleRun:
         self._task = action._task
         self._module = module
         self._task_vars = task_vars
+        # The worker's parent is the ansible-playbook process; when it dies the worker is re-parented.
+        self._controller = os.getppid()
+
+    def controller_gone(self) -> bool:
+        """True once the ansible-playbook process that started this worker is gone."""
+        return os.getppid() != self._controller
 
     def _execute(self, module: str, args: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         result: dict[str, Any] = self._action._execute_module(
@@ -84,10 +104,14 @@ class ModuleRun:
             # An unchanged image (or bad input) is answered in a fraction of a second by a
             # check-mode run; the async start and its polling are paid only when DIB must run.
             probe = self.probe(args)
-            if probe.get("failed") or not probe.get("changed"):
+            if probe.get("failed"):
                 return probe
+            if not probe.get("changed"):
+                # Nothing to build; a note of an abandoned build is consumed only by a real run.
+                return self._execute(self._module, args) if probe.get("previous_build") else probe
         interval = float(self._task_vars.get("dib_image_poll_interval", DEFAULT_POLL_INTERVAL))
-        result = self.run_with_progress(args, interval)
+        misses = int(self._task_vars.get("dib_image_heartbeat_misses", option_default("heartbeat_misses")))
+        result = self.run_with_progress(args, interval, misses)
         # async_wrapper marks every result changed; the module's own word counts.
         if "built" in result:
             result["changed"] = bool(result.get("built"))
@@ -102,11 +126,15 @@ class ModuleRun:
         finally:
             self._task.check_mode = check_mode
 
-    def _read_progress(self, path: str) -> dict[str, Any] | None:
-        result = self._action._low_level_execute_command(f"cat {shlex.quote(path)}", sudoable=True)
+    def _read_progress(self, path: str, beat: str = "") -> dict[str, Any] | None:
+        """The build's progress file; ``beat``: a shell command run first, in the same round trip."""
+        result = self._action._low_level_execute_command(f"{beat}cat {shlex.quote(path)}", sudoable=True)
         if result.get("rc") != 0:
             return None
         return read_state(to_text(result.get("stdout", "")))
+
+    def _shell(self, command: str) -> None:
+        self._action._low_level_execute_command(command, sudoable=True)
 
     def _job_gone(self, jid: str) -> bool:
         """True when no async_wrapper process of this job is left on the build host."""
@@ -118,10 +146,18 @@ class ModuleRun:
         result = self._action._low_level_execute_command(f"pgrep -f '[{job[0]}]{job[1:]}'", sudoable=True)
         return bool(result.get("rc") == 1)  # 1: nothing matched; anything else (no pgrep...) proves nothing
 
-    def run_with_progress(self, args: dict[str, Any], interval: float) -> dict[str, Any]:
+    def run_with_progress(self, args: dict[str, Any], interval: float, misses: int = 3) -> dict[str, Any]:
         """Start the module under async_wrapper and poll it, printing progress lines, until it ends."""
         # async_wrapper kills the module after this; the module's own timeout should act first.
         async_limit = _int_option(args, "timeout") + _int_option(args, "lock_timeout") + ASYNC_MARGIN
+        name = args.get("name", "?")
+        dest = args.get("dest") or ""
+        if dest.startswith("~"):
+            dest = remote_home_path(self._action, dest)
+        status_file = progress_path(dest, name) if os.path.isabs(dest) else None
+        beat_file = heartbeat_path(dest, name, secrets.token_hex(8)) if status_file else None
+        if beat_file:
+            args = dict(args, heartbeat_path=beat_file, heartbeat_interval=interval, heartbeat_misses=misses)
         self._task.async_val = async_limit
         try:
             started = self._execute(self._module, args, wrap_async=True)
@@ -132,11 +168,14 @@ class ModuleRun:
             return started
         # Unexpanded on purpose: async_status expands it in the same environment async_wrapper did.
         async_dir = self._action.get_shell_option("async_dir", default="~/.ansible_async")
-        name = args.get("name", "?")
-        dest = args.get("dest") or ""
-        if dest.startswith("~"):
-            dest = remote_home_path(self._action, dest)
-        status_file = progress_path(dest, name) if os.path.isabs(dest) else None
+        beat = ""
+        forget_beat = ""
+        if beat_file:
+            # Only refresh the file the module made: never make it anew after the module removed it.
+            quoted = shlex.quote(beat_file)
+            results_file = shlex.quote(str(started.get("results_file") or ""))
+            beat = f"[ -f {quoted} ] && printf '%s\\n' {results_file} > {quoted}; "
+            forget_beat = f"rm -f {quoted}"
         last_phase: str | None = None
         last_report = 0.0
         dead_polls = 0
@@ -148,13 +187,17 @@ class ModuleRun:
         while True:
             time.sleep(wait)
             wait = min(wait * 2, interval)
+            if self.controller_gone():
+                # Nobody will read a result: stop beating, so the build host stops the build.
+                return {"failed": True, "msg": "dib_image: the ansible-playbook process is gone; the build stops"
+                        " itself once its heartbeat is missed"}
             if time.monotonic() > deadline:
                 waited = async_limit + 120
                 return {"failed": True, "msg": f"dib_image: no result from the build host after {waited} s (job {jid})"}
+            state = self._read_progress(status_file, beat) if status_file else None
             status = self._execute("ansible.legacy.async_status", status_args)
             if status.get("finished") or (status.get("failed") and not status.get("started", True)):
                 break
-            state = self._read_progress(status_file) if status_file else None
             now = time.time()
             if state and "started_at" in state and should_report(state, last_phase, last_report, now):
                 display.display(format_line(name, state, now))
@@ -165,16 +208,40 @@ class ModuleRun:
                 dead_polls += 1
                 if dead_polls >= 2:
                     self._execute("ansible.legacy.async_status", cleanup_args)
+                    if forget_beat:
+                        self._shell(forget_beat)
                     return _died(state, dest, name)
             else:
                 dead_polls = 0
         self._execute("ansible.legacy.async_status", cleanup_args)
+        if forget_beat:
+            self._shell(forget_beat)
+        if status.get("failed") and not status.get("started", True) and status_file:
+            # No job any more: a build that stopped itself because this controller was silent for too
+            # long discards its async result; its note says what happened.
+            note = self._read_note(note_path(dest, name))
+            if note:
+                return {"failed": True, "msg": f"dib_image: {note['summary']}: {note.get('detail')}",
+                        "previous_build": note, "abandoned": True}
         result = {k: v for k, v in status.items() if k not in ASYNC_KEYS}
         if _killed_under_its_wrapper(result):
             # The module's process group was killed but async_wrapper lived on and recorded the
             # module's empty output: the same event as a wrapper killed with it.
             return _died(self._read_progress(status_file) if status_file else None, dest, name)
         return result
+
+    def _read_note(self, path: str) -> dict[str, Any] | None:
+        result = self._action._low_level_execute_command(f"cat {shlex.quote(path)}", sudoable=True)
+        if result.get("rc") != 0:
+            return None
+        try:
+            note = json.loads(to_text(result.get("stdout", "")))
+        except ValueError:
+            return None
+        if not isinstance(note, dict) or "cause" not in note:
+            return None
+        note["summary"] = summary(note)
+        return note
 
 
 def _killed_under_its_wrapper(result: dict[str, Any]) -> bool:

@@ -2,11 +2,13 @@
 """playbooks/build_guest.yml on localhost: a real DIB build, checked from outside.
 
 Full builds in this module: the base image (shared session fixture) and one
-rebuild with a changed environment; plus one build killed during its
-install phase.
+rebuild with a changed environment, whose first attempt is abandoned: its
+playbook is SIGKILLed during the install phase and the build must stop by
+itself (no heartbeat from the controller).
 """
 
-import contextlib
+import dataclasses
+import json
 import os
 import pathlib
 import re
@@ -21,6 +23,8 @@ from lib import imageinspect
 from lib.digest import sha256
 
 BUILD_TASK = "Run diskimage-builder, unless the fingerprint is unchanged, for " + BASE_IMAGE_NAME
+# The killed build's poll interval: the build host stops it after 3 polls without a heartbeat.
+POLL_INTERVAL = 5
 
 
 def _identity(path):
@@ -106,33 +110,6 @@ def test_rerun_changes_nothing_and_does_not_run_dib(base_image, run_playbook):
     assert {path: _identity(path) for path in watched} == before
 
 
-def test_changed_environment_rebuilds(base_image, run_playbook, build_session_dir, build_cache_dir):
-    # A copy of the base output so the shared base image is not touched: the
-    # image as a hard link (same inode), its fingerprint and log as copies.
-    out = build_session_dir / "changed-env"
-    out.mkdir()
-    os.link(base_image.qcow2, out / base_image.qcow2.name)
-    for suffix in ("fingerprint.json", "log"):
-        shutil.copy2(base_image.output_dir / f"{BASE_IMAGE_NAME}.{suffix}", out / f"{BASE_IMAGE_NAME}.{suffix}")
-    base_inode = base_image.qcow2.stat().st_ino
-    extra_vars = base_image_vars(out, build_cache_dir)
-    changed = dict(BASE_IMAGE_ENTRY)
-    changed["environment"] = dict(changed["environment"], DIB_CLOUD_INIT_DATASOURCES="ConfigDrive, OpenStack, NoCloud")
-    extra_vars["build_guest_images"] = [changed]
-    run = run_playbook("build_guest.yml", extra_vars)
-    assert run.rc == 0, run.output[-4000:]
-    assert run.task_status(BUILD_TASK) == ["changed"]
-    entry = run.image(BASE_IMAGE_NAME)
-    assert entry["status"] == "built"
-    assert entry["fingerprint"] != base_image.report_entry["fingerprint"]
-    qcow2 = out / f"{BASE_IMAGE_NAME}.qcow2"
-    assert qcow2.stat().st_ino != base_inode
-    assert base_image.qcow2.stat().st_ino == base_inode
-    assert entry["outputs"][0]["sha256"] == sha256(qcow2)
-    with imageinspect.mounted_root(qcow2) as root:
-        assert _datasource_list(root)[:3] == ["ConfigDrive", "OpenStack", "NoCloud"]
-
-
 def _wait_for_install_phase(out: pathlib.Path, proc, timeout=1200) -> pathlib.Path:
     deadline = time.monotonic() + timeout
     pattern = re.compile(r"dib-run-parts Running \S+/install\.d/")
@@ -181,82 +158,117 @@ def _lock_holders(lock: pathlib.Path) -> list:
     return holders
 
 
-def _session_members(sid: int) -> list:
-    members = []
-    for entry in pathlib.Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            # Fields after the ")" that ends the command name: state ppid pgrp session ...
-            fields = stat.rsplit(")", 1)[1].split()
-            if int(fields[3]) == sid:
-                members.append(int(entry.name))
-    return members
+def _build_leftovers(out: pathlib.Path, locks: list) -> dict:
+    return {
+        "work dirs": [str(p) for p in out.glob(f".{BASE_IMAGE_NAME}.tmp-*")],
+        "mounts": imageinspect.mounts_under(out),
+        "loops": imageinspect.attached_loops_under(out),
+        "mapper nodes": imageinspect.stale_mapper_nodes(),
+        "processes": _dib_processes_of(out),
+        "lock holders": [pid for lock in locks for pid in _lock_holders(lock)],
+        "heartbeat files": [str(p) for p in out.glob(f".{BASE_IMAGE_NAME}.heartbeat-*")],
+    }
 
 
-def _signal_session(sid: int, sig) -> None:
-    for pid in _session_members(sid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
+@dataclasses.dataclass
+class AbandonedThenRebuilt:
+    out: pathlib.Path
+    leftovers: dict
+    stopped_after: float
+    async_result: pathlib.Path
+    note: dict
+    old_record_kept: bool
+    rerun: object
 
 
-def test_killed_build_leaves_nothing_behind(ansible_env, build_session_dir, build_cache_dir):
-    out = build_session_dir / "killed"
+@pytest.fixture(scope="module")
+def abandoned_then_rebuilt(base_image, ansible_env, run_playbook, build_session_dir, build_cache_dir):
+    """A rebuild (changed environment) whose playbook is SIGKILLed in install.d, then the same run again.
+
+    The rerun is the rebuild test_changed_environment_rebuilds checks, so the kill costs only the
+    build up to install.d and the heartbeat's 3 poll intervals.
+    """
+    # A copy of the base output so the shared base image is not touched: the
+    # image as a hard link (same inode), its fingerprint and log as copies.
+    out = build_session_dir / "changed-env"
+    out.mkdir()
+    os.link(base_image.qcow2, out / base_image.qcow2.name)
+    for suffix in ("fingerprint.json", "log"):
+        shutil.copy2(base_image.output_dir / f"{BASE_IMAGE_NAME}.{suffix}", out / f"{BASE_IMAGE_NAME}.{suffix}")
+    record = (out / f"{BASE_IMAGE_NAME}.fingerprint.json").read_bytes()
     extra_vars = base_image_vars(out, build_cache_dir)
-    # Another value than the other builds: nothing can be reused.
-    extra_vars["build_guest_images"] = [
-        {
-            "name": BASE_IMAGE_NAME,
-            "elements": ["debian-minimal", "vm", "block-device-mbr", "cloud-init", "cloud-init-datasources"],
-            "environment": {"DIB_RELEASE": "bookworm", "DIB_CLOUD_INIT_DATASOURCES": "OpenStack"},
-        }
-    ]
+    changed = dict(BASE_IMAGE_ENTRY)
+    changed["environment"] = dict(changed["environment"], DIB_CLOUD_INIT_DATASOURCES="ConfigDrive, OpenStack, NoCloud")
+    extra_vars["build_guest_images"] = [changed]
+    extra_vars["dib_image_poll_interval"] = POLL_INTERVAL
+    locks = [out / f".{BASE_IMAGE_NAME}.lock", build_cache_dir / ".dbaas-guest-images-cache.lock"]
+
     argv = playbook_argv("build_guest.yml", write_vars(extra_vars, build_session_dir))
     proc = subprocess.Popen(
         argv, env=ansible_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
     try:
         _wait_for_install_phase(out, proc)
-        # Terminate the whole job, as a CI cancel or `systemctl stop` would:
-        # the playbook's session, and the build itself - the module holding
-        # the image's lock, which runs detached (an async task) and would
-        # otherwise carry on without the playbook.
-        lock = out / f".{BASE_IMAGE_NAME}.lock"
-        builders = _lock_holders(lock)
-        assert builders, f"no process holds {lock} while DIB runs"
-        _signal_session(proc.pid, signal.SIGTERM)
-        for pid in builders:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            _signal_session(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
+        (beat,) = out.glob(f".{BASE_IMAGE_NAME}.heartbeat-*")
+        async_result = pathlib.Path(beat.read_text().strip())
+        assert async_result.is_file(), async_result
+        assert _lock_holders(locks[0]), f"no process holds {locks[0]} while DIB runs"
+        # What a cancelled AWX job or a lost SSH session does: SIGKILL to the playbook's process group only.
+        os.killpg(proc.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
-            _signal_session(proc.pid, signal.SIGKILL)
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-
-    # Cleanup may be finished by a helper after the playbook died: give it a moment.
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        leftovers = {
-            "work dirs": [str(p) for p in out.glob(f".{BASE_IMAGE_NAME}.tmp-*")],
-            "mounts": imageinspect.mounts_under(out),
-            "loops": imageinspect.attached_loops_under(out),
-            "mapper nodes": imageinspect.stale_mapper_nodes(),
-            "processes": _dib_processes_of(out),
-        }
-        if not any(leftovers.values()):
+    while True:
+        leftovers = _build_leftovers(out, locks)
+        stopped_after = time.monotonic() - killed
+        if not any(leftovers.values()) or stopped_after > 60:
             break
-        time.sleep(3)
-    assert not any(leftovers.values()), leftovers
-    assert not (out / f"{BASE_IMAGE_NAME}.qcow2").exists()
-    assert not (out / f"{BASE_IMAGE_NAME}.fingerprint.json").exists()
-    assert not list(out.glob(f"{BASE_IMAGE_NAME}.qcow2*"))
+        time.sleep(2)
+    deadline = time.monotonic() + 15
+    while async_result.exists() and time.monotonic() < deadline:
+        time.sleep(1)
+    note_file = out / f"{BASE_IMAGE_NAME}.abandoned.json"
+    note = json.loads(note_file.read_text()) if note_file.exists() else {}
+    # The last good build's record is untouched (its image is pruned here: the copied record names the base's path).
+    old_record_kept = (out / f"{BASE_IMAGE_NAME}.fingerprint.json").read_bytes() == record
+    rerun = run_playbook("build_guest.yml", extra_vars)
+    return AbandonedThenRebuilt(out, leftovers, stopped_after, async_result, note, old_record_kept, rerun)
+
+
+def test_killed_playbook_stops_its_build_within_a_minute(abandoned_then_rebuilt):
+    state = abandoned_then_rebuilt
+    assert not any(state.leftovers.values()), state.leftovers
+    print(f"build stopped {state.stopped_after:.0f} s after the playbook was killed")
+    assert state.stopped_after <= 60
+    assert not state.async_result.exists(), "the async result was left in the async folder"
+    assert state.note["cause"] == "controller gone"
+    assert state.note["phase"] == "install.d"
+    # No half-built output: the last good build's fingerprint record is as it was.
+    assert state.old_record_kept
+    assert not list(state.out.glob(f"{BASE_IMAGE_NAME}.qcow2*"))
+
+
+def test_changed_environment_rebuilds(abandoned_then_rebuilt, base_image):
+    run, out = abandoned_then_rebuilt.rerun, abandoned_then_rebuilt.out
+    assert run.rc == 0, run.output[-4000:]
+    assert run.task_status(BUILD_TASK) == ["changed"]
+    entry = run.image(BASE_IMAGE_NAME)
+    assert entry["status"] == "built"
+    assert entry["fingerprint"] != base_image.report_entry["fingerprint"]
+    assert entry["reason"] == "fingerprint changed: environment.DIB_CLOUD_INIT_DATASOURCES"
+    # The rerun reports the abandoned build, and only once.
+    assert entry["previous"].startswith("previous build was abandoned: controller gone at install.d"), entry
+    assert not (out / f"{BASE_IMAGE_NAME}.abandoned.json").exists()
+    markdown = (out / "build-report.md").read_text()
+    assert "previous build was abandoned: controller gone at install.d" in markdown
+    qcow2 = out / f"{BASE_IMAGE_NAME}.qcow2"
+    assert qcow2.stat().st_ino != base_image.qcow2.stat().st_ino
+    assert entry["outputs"][0]["sha256"] == sha256(qcow2)
+    with imageinspect.mounted_root(qcow2) as root:
+        assert _datasource_list(root)[:3] == ["ConfigDrive", "OpenStack", "NoCloud"]
 
 
 FALLBACK = pathlib.Path(__file__).resolve().parents[2] / "roles" / "build_host" / "files" / "dm_fallback"

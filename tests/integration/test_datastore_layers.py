@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import re
@@ -56,8 +57,16 @@ def refused_run(run_playbook, tmp_path, build_cache_dir, entries, env_extra=None
     run = run_playbook("build_guest.yml", extra_vars, env_extra=env_extra, timeout=1800)
     assert run.rc != 0, f"the play should have failed:\n{run.output[-3000:]}"
     assert run.task_status(DIB_TASK) == [], f"diskimage-builder ran although the input was bad:\n{run.output[-3000:]}"
-    leftovers = sorted(p.name for p in output_dir.glob("*") if p.suffix in (".qcow2", ".log", ".json", ".raw"))
+    reports = {"build-report.json", "build-report.md"}
+    leftovers = sorted(
+        p.name for p in output_dir.glob("*")
+        if p.suffix in (".qcow2", ".log", ".json", ".raw") and p.name not in reports
+    )
     assert leftovers == [], f"files appeared in the output folder: {leftovers}"
+    # A refusal in the compose stage still ends in the report: every entry failed, with the error.
+    if run.report is not None:
+        assert {row["status"] for row in run.report["images"]} == {"failed"}, run.report
+        assert len(run.report["images"]) == len(entries), run.report
     # Ansible wraps long messages; compare on whitespace-collapsed text.
     return " ".join(run.output.split())
 
@@ -119,6 +128,13 @@ def test_a_deb_that_is_not_a_debian_package_is_refused_before_build(run_playbook
     out = refused_run(run_playbook, tmp_path, build_cache_dir, [entry])
     assert f"build_guest_images entry 'fake': datastore_pkg_location: {fake} is not a Debian package: dpkg-deb" in out
     assert "replace it with the real .deb" in out
+    # The report says why nothing was built.
+    report = json.loads((tmp_path / "out" / "build-report.json").read_text())
+    (row,) = report["images"]
+    assert (row["name"], row["status"]) == ("fake", "failed")
+    assert row["reason"].startswith("compose failed: ") and "is not a Debian package" in row["error"]
+    markdown = (tmp_path / "out" / "build-report.md").read_text()
+    assert "| fake | localhost | failed | compose failed: " in markdown
 
 
 def test_unsupported_combination_refused_with_supported_list(run_playbook, tmp_path, build_cache_dir):

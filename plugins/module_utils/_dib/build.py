@@ -18,7 +18,13 @@ Failure handling, in one place:
 * if the module itself is killed with SIGKILL (Ansible's async timeout
   does that to the module's process group), the guardian
   (:mod:`._dib.guardian`) notices that the module is gone and does the
-  same cleanup.
+  same cleanup;
+* if the controller is gone (no heartbeat, :mod:`._dib.heartbeat`: its
+  playbook was killed, its SSH session lost) the build stops itself, the
+  same way, whether DIB runs or the run still waits for a lock.
+
+The two last ends leave a note beside the log (:mod:`._dib.abandoned`);
+the next run of the image returns it as ``previous_build``.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils._dib import base_cache, validate
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib import abandoned, base_cache, validate
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.argv import (
     build_argv,
     build_environment,
@@ -59,6 +65,12 @@ from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.fingerprin
     load_record,
 )
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.guardian import start_guardian
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.heartbeat import (
+    ControllerGone,
+    Heartbeat,
+    async_job_file,
+    discard_async_result,
+)
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.lock import ImageLock, LockTimeout, cache_lock
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.log import extract_errors, hook_label, tail_lines
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.outputs import (
@@ -161,8 +173,6 @@ def cache_dir_for(cache_dir: str | None, environment: dict[str, str]) -> str:
 
 
 def run(request: DibImageRequest, check_mode: bool = False, diff_mode: bool = False) -> dict[str, Any]:
-    started = time.time()
-    name, dest = request.name, request.dest
     try:
         dib_command, search, missing_inputs = _validate(request, check_mode)
         try:
@@ -171,6 +181,35 @@ def run(request: DibImageRequest, check_mode: bool = False, diff_mode: bool = Fa
             raise validate.InvalidOption("elements", str(exc)) from exc
     except validate.InvalidOption as exc:
         raise BuildError(str(exc), option=exc.option) from exc
+    # How the last build ended when nobody was there to hear it; told once, by this run.
+    previous = abandoned.take_note(abandoned.note_path(request.dest, request.name), keep=check_mode)
+    heartbeat = Heartbeat(None if check_mode else request.heartbeat_path, request.heartbeat_interval,
+                          request.heartbeat_misses)
+    try:
+        heartbeat.start()
+        result = _run(request, check_mode, diff_mode, dib_command, resolved, missing_inputs, heartbeat)
+    except BuildError as exc:
+        if previous:
+            exc.extra["previous_build"] = previous
+        raise
+    finally:
+        heartbeat.remove()
+    if previous:
+        result["previous_build"] = previous
+    return result
+
+
+def _run(
+    request: DibImageRequest,
+    check_mode: bool,
+    diff_mode: bool,
+    dib_command: str,
+    resolved: dict[str, str],
+    missing_inputs: list[str],
+    heartbeat: Heartbeat,
+) -> dict[str, Any]:
+    started = time.time()
+    name, dest = request.name, request.dest
 
     base_env = build_environment(
         dib_command=dib_command, element_paths=request.element_paths, environment={}, inputs={},
@@ -233,7 +272,38 @@ def run(request: DibImageRequest, check_mode: bool = False, diff_mode: bool = Fa
     except validate.InvalidOption as exc:
         raise BuildError(str(exc), option=exc.option) from exc
 
-    lock = ImageLock(dest, name, request.lock_timeout)
+    try:
+        return _locked_build(request, dib_command, resolved, heartbeat, result, fingerprint, components, expected,
+                             started)
+    except ControllerGone as exc:
+        where = exc.where
+        phase = where.get("phase") or "the wait for a lock"
+        abandoned.write_note(abandoned.note_path(dest, name), "controller gone", phase, where.get("hook"), str(exc),
+                             log_path_for(dest, name) if where else None)
+        job_file = async_job_file(heartbeat.results_file(), os.environ.get("ANSIBLE_ASYNC_DIR"))
+        if job_file:
+            discard_async_result(job_file)
+        raise BuildError(
+            f"dib_image for '{name}' stopped at {phase}: {exc}; the controller is taken to be gone, so DIB was"
+            f" stopped and its work cleaned up (the next run reports it). If the controller is only slow, raise"
+            f" dib_image_poll_interval or dib_image_heartbeat_misses.",
+            log_path=log_path_for(dest, name), failed_hook=None, abandoned=True,
+        ) from None
+
+
+def _locked_build(
+    request: DibImageRequest,
+    dib_command: str,
+    resolved: dict[str, str],
+    heartbeat: Heartbeat,
+    result: dict[str, Any],
+    fingerprint: str,
+    components: dict[str, Any],
+    expected: list[str],
+    started: float,
+) -> dict[str, Any]:
+    name, dest = request.name, request.dest
+    lock = ImageLock(dest, name, request.lock_timeout, while_waiting=heartbeat.check)
     try:
         lock.acquire()
     except LockTimeout as exc:
@@ -264,7 +334,7 @@ def run(request: DibImageRequest, check_mode: bool = False, diff_mode: bool = Fa
             }
 
         cache = cache_lock(cache_dir_for(request.cache_dir, request.environment),
-                           max(1.0, request.lock_timeout - lock.waited))
+                           max(1.0, request.lock_timeout - lock.waited), while_waiting=heartbeat.check)
         try:
             cache.acquire()
         except LockTimeout as exc:
@@ -272,12 +342,12 @@ def run(request: DibImageRequest, check_mode: bool = False, diff_mode: bool = Fa
         try:
             base = base_cache.plan(
                 environment=request.environment, resolved_elements=resolved, arch=request.arch,
-                cache_dir=cache_dir_for(request.cache_dir, request.environment), dib_version=version,
+                cache_dir=cache_dir_for(request.cache_dir, request.environment), dib_version=str(result["dib_version"]),
                 debootstrap_version=base_cache.tool_version(),
                 debootstrap_element_sha256=components["element_content"].get("debootstrap", ""),
             )
             try:
-                images = _build(request, dib_command, resolved, lock, make_record, base.environment)
+                images = _build(request, dib_command, resolved, lock, make_record, heartbeat, base.environment)
             except BaseException:
                 base_cache.abandon(base)
                 raise
@@ -297,6 +367,7 @@ def _build(
     resolved: dict[str, str],
     lock: ImageLock,
     make_record: Callable[[list[dict[str, Any]], float], dict[str, Any]],
+    heartbeat: Heartbeat,
     cache_environment: dict[str, str],
 ) -> list[dict[str, Any]]:
     name, dest = request.name, request.dest
@@ -321,7 +392,8 @@ def _build(
     )
     env.update(cache_environment)
 
-    guardian = start_guardian(work_dir, dib_log, final_log, status, [] if lock.fd is None else [lock.fd])
+    guardian = start_guardian(work_dir, dib_log, final_log, status, [] if lock.fd is None else [lock.fd],
+                              note=abandoned.note_path(dest, name), heartbeat=heartbeat.path)
     previous: dict[signal.Signals, Any] = {}
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -343,14 +415,13 @@ def _build(
             guardian.watch(proc.pid)
             follower = LogFollower(dib_log, status, new_state(name, os.getpid(), started))
             follower.start()
-            try:
-                rc = proc.wait(timeout=request.timeout)
-            except subprocess.TimeoutExpired:
+            rc = _wait(proc, started + request.timeout, heartbeat, follower)
+            if rc is None:
                 raise BuildError(
                     f"DIB build of '{name}' did not finish within timeout={request.timeout} s; it was killed and"
                     " cleaned up. Raise timeout if the build is just slow (see the log).",
                     log_path=final_log, failed_hook=None,
-                ) from None
+                )
             follower.stop()
             if rc != 0:
                 raise _failure(name, rc, dib_log, stdout_path, final_log, resolved)
@@ -402,6 +473,22 @@ def _phases_of(log_path: str) -> dict[str, float]:
             return phase_durations(handle.read())
     except OSError:
         return {}
+
+
+def _wait(proc: subprocess.Popen[bytes], deadline: float, heartbeat: Heartbeat, follower: LogFollower) -> int | None:
+    """DIB's exit code; None at the deadline; :class:`ControllerGone` (with where DIB was) when the controller is."""
+    while True:
+        try:
+            return proc.wait(timeout=max(0.0, min(1.0, deadline - time.time())))
+        except subprocess.TimeoutExpired:
+            if time.time() >= deadline:
+                return None
+        try:
+            heartbeat.check()
+        except ControllerGone as exc:
+            follower.poll()
+            exc.where = {"phase": follower.state.get("phase"), "hook": follower.state.get("hook")}
+            raise
 
 
 def _move_log(dib_log: str, stdout_path: str, final_log: str) -> None:

@@ -223,24 +223,29 @@ def decide(
     max_age_hours: int,
     now: float | None = None,
 ) -> tuple[bool, str, list[str]]:
-    """Return ``(build, reason, changed_inputs)``."""
+    """Return ``(build, reason, changed_inputs)``.
+
+    The reason starts with one of ``new:``, ``fingerprint changed:`` (and the
+    parts that changed), ``outputs changed:``, ``forced:``, ``too old:`` or
+    ``unchanged:``; the build report shows it as is.
+    """
     now = time.time() if now is None else now
     if record is None:
-        return True, "no previous build (no fingerprint file)", changed_components(None, components)
+        return True, "new: no previous build (no fingerprint file)", changed_components(None, components)
     changed = changed_components(record.get("components"), components)
     if record.get("fingerprint") != fingerprint or changed:
         if not changed:
             changed = ["fingerprint"]
-        return True, "inputs changed: {}".format(", ".join(changed)), changed
+        return True, "fingerprint changed: {}".format(", ".join(changed)), changed
     recorded_paths = {image.get("path") for image in record.get("images") or []}
     missing = [path for path in expected_paths if path not in recorded_paths]
     problems = [f"output {path} is missing" for path in missing] + outputs_intact(record)
     if problems:
-        return True, "; ".join(problems), []
+        return True, "outputs changed: " + "; ".join(problems), []
     if force:
-        return True, "force=true", []
+        return True, "forced: force=true", []
     if max_age_hours:
         age = now - float(record.get("built_at_epoch", 0))
         if age > max_age_hours * 3600:
-            return True, f"image is {age / 3600.0:.1f} hours old (max_age {max_age_hours})", []
+            return True, f"too old: image is {age / 3600.0:.1f} hours old (max_age {max_age_hours})", []
     return False, f"unchanged: fingerprint {fingerprint[:12]} matches and all outputs are present", []

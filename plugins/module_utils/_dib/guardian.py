@@ -8,8 +8,9 @@ SIGKILL, so no handler in the module runs.  Before DIB starts, the module
 forks a small guardian in its own session and talks to it over a pipe:
 ``pgid N`` once DIB runs, ``done`` when the build is over.  When the pipe
 closes without ``done``, the module is gone: the guardian kills DIB's
-process group, releases mounts and loop devices, deletes the work folder
-and keeps DIB's log beside the image.
+process group, releases mounts and loop devices, deletes the work folder,
+keeps DIB's log beside the image and leaves a note there saying where the
+build was (:mod:`._dib.abandoned`), which the next run reports.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ import os
 import shutil
 import signal
 
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib import abandoned
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.cleanup import cleanup_build
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.progress import read_state
 
 
 class Guardian:
@@ -42,7 +45,8 @@ class Guardian:
             os.waitpid(self.pid, 0)
 
 
-def start_guardian(work_dir: str, log_src: str, log_dst: str, status: str, keep_fds: list[int]) -> Guardian:
+def start_guardian(work_dir: str, log_src: str, log_dst: str, status: str, keep_fds: list[int],
+                   note: str | None = None, heartbeat: str | None = None) -> Guardian:
     """Fork a process that cleans up after the build if this process dies."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()
@@ -76,13 +80,17 @@ def start_guardian(work_dir: str, log_src: str, log_dst: str, status: str, keep_
             for line in lines:
                 if line.startswith("pgid "):
                     pgid = int(line.split()[1])
-            cleanup_build_after_death(work_dir, pgid, log_src, log_dst, status)
+            cleanup_build_after_death(work_dir, pgid, log_src, log_dst, status, note, heartbeat)
     finally:
         os._exit(0)
 
 
-def cleanup_build_after_death(work_dir: str, pgid: int | None, log_src: str, log_dst: str, status: str) -> None:
+def cleanup_build_after_death(work_dir: str, pgid: int | None, log_src: str, log_dst: str, status: str,
+                              note: str | None = None, heartbeat: str | None = None) -> None:
     """What the guardian does once the module is gone: note it in the log, keep the log, clean up."""
+    state = None
+    with contextlib.suppress(OSError), open(status, encoding="utf-8") as handle:
+        state = read_state(handle.read())
     if os.path.exists(log_src):
         try:
             with open(log_src, "a") as handle:
@@ -90,6 +98,15 @@ def cleanup_build_after_death(work_dir: str, pgid: int | None, log_src: str, log
             shutil.move(log_src, log_dst)
         except OSError:
             pass
-    cleanup_build(work_dir, pgid)
+    leftovers = cleanup_build(work_dir, pgid)
     with contextlib.suppress(OSError):
         os.unlink(status)
+    if heartbeat:
+        with contextlib.suppress(OSError):
+            os.unlink(heartbeat)
+    if note:
+        detail = "DIB was stopped and its work cleaned up by the module's guardian"
+        if leftovers:
+            detail += "; could not release: " + ", ".join(leftovers)
+        abandoned.write_note(note, "the module process died", (state or {}).get("phase"), (state or {}).get("hook"),
+                             detail, log_dst)

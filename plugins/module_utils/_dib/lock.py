@@ -14,6 +14,7 @@ import errno
 import fcntl
 import os
 import time
+from collections.abc import Callable
 
 
 class LockTimeout(Exception):
@@ -36,10 +37,17 @@ def _read_pid(fd: int) -> int | None:
 
 
 class ImageLock:
-    """Exclusive lock for one image; ``acquire`` waits up to ``timeout`` seconds."""
+    """Exclusive lock for one image; ``acquire`` waits up to ``timeout`` seconds.
 
-    def __init__(self, dest: str, name: str, timeout: float, poll: float = 0.5, busy_message: str | None = None):
+    ``while_waiting`` is called on every poll of the wait; what it raises ends
+    the wait (the controller's heartbeat check: a run whose controller is gone
+    stops waiting too).
+    """
+
+    def __init__(self, dest: str, name: str, timeout: float, poll: float = 0.5, busy_message: str | None = None,
+                 while_waiting: Callable[[], None] | None = None):
         self.path = lock_path(dest, name)
+        self.while_waiting = while_waiting
         self.name = name
         self.busy_message = busy_message or f"image '{name}' is being built by another process"
         self.timeout = timeout
@@ -57,6 +65,12 @@ class ImageLock:
                 break
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    os.close(fd)
+                    raise
+            if self.while_waiting is not None:
+                try:
+                    self.while_waiting()
+                except BaseException:
                     os.close(fd)
                     raise
             if time.monotonic() - start >= self.timeout:
@@ -92,7 +106,7 @@ class ImageLock:
         self.release()
 
 
-def cache_lock(cache_dir: str, timeout: float) -> ImageLock:
+def cache_lock(cache_dir: str, timeout: float, while_waiting: Callable[[], None] | None = None) -> ImageLock:
     """Lock for a DIB image cache folder.
 
     DIB bind-mounts the cache's apt archive into every build chroot, so two
@@ -103,6 +117,7 @@ def cache_lock(cache_dir: str, timeout: float) -> ImageLock:
         cache_dir,
         "dbaas-guest-images-cache",
         timeout,
+        while_waiting=while_waiting,
         busy_message=f"the DIB image cache '{cache_dir}' is in use by another build (builds sharing a cache"
         " run one after another; give this one its own cache_dir to run them side by side)",
     )

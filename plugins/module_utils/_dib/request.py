@@ -39,6 +39,9 @@ def argument_spec() -> dict[str, dict[str, Any]]:
         lock_timeout=dict(type="int", default=1800),
         force=dict(type="bool", default=False),
         max_age=dict(type="int", default=720),
+        heartbeat_path=dict(type="path"),
+        heartbeat_interval=dict(type="float", default=0.0),
+        heartbeat_misses=dict(type="int", default=3),
     )
 
 
@@ -80,6 +83,9 @@ class DibImageRequest:
     lock_timeout: int
     force: bool
     max_age: int
+    heartbeat_path: str | None
+    heartbeat_interval: float
+    heartbeat_misses: int
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> DibImageRequest:
@@ -103,4 +109,7 @@ class DibImageRequest:
             lock_timeout=int(params["lock_timeout"]),
             force=bool(params["force"]),
             max_age=int(params["max_age"]),
+            heartbeat_path=params["heartbeat_path"],
+            heartbeat_interval=float(params["heartbeat_interval"]),
+            heartbeat_misses=int(params["heartbeat_misses"]),
         )

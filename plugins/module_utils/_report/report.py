@@ -4,9 +4,16 @@
 PRIVATE to the collection: no compatibility promise outside it.
 
 A row is made from a ``dbaas.guest_images.dib_image`` result (or the failed
-result of a build) by :func:`report_row`; :func:`report` puts the rows of
-every build host together and :func:`render_markdown` renders the document
-for people.
+result of a build) by :func:`report_row`, or for every entry of a host whose
+stage before the build failed by :func:`stage_failure_rows`; :func:`report`
+puts the rows of every build host together, :func:`merge_rows` keeps the rows
+of images an earlier run (or a concurrent one) reported and this run did not,
+and :func:`render_markdown` renders the document for people.
+
+Every row has a ``reason``: why it was built (``new``, ``fingerprint
+changed: <inputs>``, ``forced``, ...), why it was reused, or why it failed
+(DIB's own error line); ``previous`` tells how an earlier build that ended
+with nobody to hear it (an abandoned build) ended.
 """
 
 from __future__ import annotations
@@ -20,6 +27,27 @@ STATUS_REUSED = "reused"
 STATUS_FAILED = "failed"
 # Check mode: the image is out of date and a real run would build it.
 STATUS_WOULD_BUILD = "would_build"
+# Set on every row of a run by the report module; not news by itself.
+REPORTED_AT = "reported_at"
+
+
+def _first_line(text: object) -> str:
+    for line in str(text or "").splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def failure_reason(result: Mapping[str, Any]) -> str:
+    """Why a build failed, in one line: DIB's own error line when there is one."""
+    lines = result.get("error_lines")
+    if isinstance(lines, list) and lines:
+        where = ""
+        hook = result.get("failed_hook")
+        if hook:
+            where = " in " + "/".join(str(hook).rstrip("/").split("/")[-2:])
+        return f"DIB failed{where}: {_first_line(lines[0])}"
+    return _first_line(result.get("msg")) or "the build failed"
 
 
 def report_row(
@@ -60,7 +88,50 @@ def report_row(
     }
     if failed:
         row["error"] = result.get("msg") or "the build failed"
+        row["reason"] = failure_reason(result)
+    previous = result.get("previous_build")
+    if isinstance(previous, Mapping) and previous.get("summary"):
+        row["previous"] = str(previous["summary"])
     return row
+
+
+def stage_failure_rows(
+    entries: Iterable[Any] | None, result: Mapping[str, Any] | None, build_host: str, stage: str,
+    recorded: Iterable[Mapping[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Failed rows for the entries a stage before the build failed for (one per entry not yet recorded)."""
+    result = dict(result or {})
+    error = str(result.get("msg") or f"the {stage} stage failed")
+    done = {str(row.get("name")) for row in recorded or []}
+    rows = [dict(row) for row in recorded or []]
+    for entry in entries or []:
+        name = str(entry.get("name") if isinstance(entry, Mapping) else entry)
+        if name in done:
+            continue
+        done.add(name)
+        rows.append({
+            "name": name,
+            "build_host": build_host,
+            "status": STATUS_FAILED,
+            "fingerprint": None,
+            "outputs": [],
+            "duration": None,
+            "reason": f"{stage} failed: {_first_line(error)}",
+            "log_path": None,
+            "dib_version": None,
+            "error": error,
+        })
+    return rows
+
+
+def merge_rows(
+    previous: Iterable[Mapping[str, Any]] | None, current: Iterable[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """This run's rows, plus the earlier rows of every image this run has no row for (one row per image name)."""
+    merged = {str(row.get("name")): dict(row) for row in previous or []}
+    for row in current:
+        merged[str(row.get("name"))] = dict(row)
+    return list(merged.values())
 
 
 def report(
@@ -115,12 +186,13 @@ def render_markdown(document: Mapping[str, Any]) -> str:
         f"{summary.get(STATUS_FAILED, 0)} failed"
         + (f", {summary[STATUS_WOULD_BUILD]} would build (check mode)." if summary.get(STATUS_WOULD_BUILD) else "."),
         "",
-        "| image | build host | status | fingerprint | output | format | size | sha256 | duration |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| image | build host | status | reason | fingerprint | output | format | size | sha256 | duration |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in document.get("images", []):
         fingerprint = row.get("fingerprint") or ""
         outputs = row.get("outputs") or [{}]
+        reason = "; ".join(str(part) for part in (row.get("previous"), row.get("reason")) if part)
         for output in outputs:
             sha256 = output.get("sha256") or ""
             lines.append(
@@ -131,6 +203,7 @@ def render_markdown(document: Mapping[str, Any]) -> str:
                         row.get("name"),
                         row.get("build_host"),
                         row.get("status"),
+                        reason,
                         fingerprint[:16],
                         output.get("path"),
                         output.get("format"),
@@ -154,6 +227,7 @@ def _comparable(document: Mapping[str, Any]) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     for row in document.get("images", []):
         row = dict(row)
+        row.pop(REPORTED_AT, None)
         if row.get("status") == STATUS_REUSED:
             # How long the no-op check took is not news.
             row.pop("duration", None)

@@ -17,6 +17,7 @@ def argument_spec() -> dict[str, dict[str, Any]]:
     return dict(
         rows=dict(type="list", elements="dict", required=True),
         dest=dict(type="path", required=True),
+        lock_timeout=dict(type="int", default=300),
     )
 
 
@@ -26,11 +27,13 @@ class BuildReportRequest:
 
     rows: list[dict[str, Any]]
     dest: str
+    lock_timeout: int
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> BuildReportRequest:
         """The request from validated module parameters (``module.params``)."""
-        return cls(rows=[dict(row) for row in params["rows"]], dest=str(params["dest"]))
+        return cls(rows=[dict(row) for row in params["rows"]], dest=str(params["dest"]),
+                   lock_timeout=int(params["lock_timeout"]))
 
     @property
     def json_path(self) -> str:

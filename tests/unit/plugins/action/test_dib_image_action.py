@@ -5,6 +5,7 @@ Runs real ansible-playbook against localhost with the stand-in
 ``disk-image-create`` of tests/unit/plugins/modules/test_dib_image.py.
 """
 
+import fcntl
 import importlib.util
 import json
 import os
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import tarfile
 import textwrap
+import time
 
 import pytest
 
@@ -126,6 +128,9 @@ def test_progress_lines_and_clean_result(tmp_path):
     assert result["built"] is True and result["changed"] is True
     assert "ansible_job_id" not in result and "finished" not in result and "results_file" not in result
     assert result["images"][0]["path"] == str(dest / "img.qcow2")
+    # The heartbeat was on (polls every 0.5 s), did not stop a healthy build, and is gone with it.
+    assert not [name for name in os.listdir(dest) if ".heartbeat-" in name]
+    assert not os.listdir(tmp_path / "home" / ".ansible_async")
 
     again = run_playbook(tmp_path, path, "-e", "dib_image_poll_interval=0.5")
     assert again.returncode == 0, again.stdout
@@ -134,6 +139,16 @@ def test_progress_lines_and_clean_result(tmp_path):
     build_section = again.stdout.partition("TASK [Build]")[2].partition("TASK [Show]")[0]
     assert "ok: [localhost]" in build_section and "changed:" not in build_section
     assert "[dib_image img]" not in build_section  # nothing built, nothing to report
+
+    # A note of an abandoned build (say a forced rebuild) is reported, and consumed, by a run that builds nothing.
+    note = dest / "img.abandoned.json"
+    note.write_text(json.dumps({"outcome": "abandoned", "cause": "controller gone", "phase": "install.d"}))
+    third = run_playbook(tmp_path, path, "-e", "dib_image_poll_interval=0.5")
+    assert third.returncode == 0, third.stdout
+    result = json.loads((tmp_path / "out.json").read_text())
+    assert result["built"] is False
+    assert result["previous_build"]["summary"] == "previous build was abandoned: controller gone at install.d"
+    assert not note.exists()
 
 
 def test_check_mode_runs_plain(tmp_path):
@@ -247,3 +262,43 @@ def test_module_killed_with_its_wrapper_is_reported(tmp_path):
     assert fake.wait_gone(lambda: not fake.alive(child))
     assert fake.leftovers(str(dest)) == []
     assert "the module process died" in (dest / "img.log").read_text()
+
+
+def test_killed_playbook_stops_its_build(tmp_path):
+    """SIGKILL to the playbook's process group (a cancelled job): the build notices the silence and stops."""
+    dib = fake.make_fake_dib(tmp_path)
+    dest = tmp_path / "out"
+    path = playbook(tmp_path, task_yaml(dib, dest, mode="sleep").split("- name: Show", maxsplit=1)[0])
+    home = tmp_path / "home"
+    home.mkdir()
+    env = dict(os.environ, HOME=str(home), ANSIBLE_COLLECTIONS_PATH=collections_root(), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-local"))
+    env.pop("ANSIBLE_CONFIG", None)
+    play = subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", str(path),
+         "-e", "dib_image_poll_interval=1", "-e", "dib_image_heartbeat_misses=3"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(tmp_path), start_new_session=True,
+    )
+    try:
+        child = int(fake.wait_for(dib["state"] / "child", timeout=120))
+
+        def beats():
+            return [name for name in os.listdir(dest) if ".heartbeat-" in name]
+
+        assert fake.wait_gone(lambda: beats() and (dest / beats()[0]).read_text().strip(), 30), "no heartbeat"
+        os.killpg(play.pid, 9)
+        play.wait(timeout=30)
+        killed = time.monotonic()
+        assert fake.wait_gone(lambda: not fake.alive(child), 40), "DIB still runs without its controller"
+        stopped = time.monotonic() - killed
+    finally:
+        if play.poll() is None:
+            os.killpg(play.pid, 9)
+    assert stopped < 25, stopped  # 3 polls of 1 s (at least MIN_SILENCE, 10 s), plus the cleanup
+    assert fake.wait_gone(lambda: fake.leftovers(str(dest)) == [] and not beats())
+    assert json.loads((dest / "img.abandoned.json").read_text())["cause"] == "controller gone"
+    # The lock is free and no async result is left for a controller that will never read it.
+    assert fake.wait_gone(lambda: not os.listdir(home / ".ansible_async"), 20), os.listdir(home / ".ansible_async")
+    lock = dest / ".img.lock"
+    with open(lock) as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -118,12 +119,15 @@ def params(dib, dest, mode=None, **over):
         environment=environment,
         packages=[],
         inputs={},
-        cache_dir=None,
+        cache_dir=str(dib["state"].parent / "image-cache"),  # never the shared default: other builds may hold it
         dib_command=dib["command"],
         timeout=60,
         lock_timeout=5,
         force=False,
         max_age=720,
+        heartbeat_path=None,
+        heartbeat_interval=0.0,
+        heartbeat_misses=3,
     )
     base.update(over)
     return base
@@ -149,7 +153,7 @@ def test_build_then_noop_then_rebuild_on_change(dib, tmp_path):
     assert result["changed"] and result["built"]
     assert runs(dib) == 1
     assert set(result) == {"changed", "built", "images", "fingerprint", "duration", "log_path", "dib_version",
-                           "resolved_elements", "reason", "changed_inputs"}
+                           "resolved_elements", "reason", "changed_inputs", "base_cache", "phases"}
     assert [i["format"] for i in result["images"]] == ["qcow2", "tar"]
     qcow = result["images"][0]
     assert qcow["path"] == str(dest / "img.qcow2")
@@ -206,7 +210,7 @@ def test_check_mode_builds_nothing_and_explains(dib, tmp_path):
     dest = tmp_path / "out"
     plan = dib_build.run(request(dib, dest), check_mode=True, diff_mode=True)
     assert plan["changed"] and not plan["built"]
-    assert plan["reason"].startswith("would build: no previous build")
+    assert plan["reason"].startswith("would build: new: no previous build")
     assert not dest.exists()
     assert runs(dib) == 0
     dib_build.run(request(dib, dest))
@@ -244,7 +248,7 @@ def test_missing_output_and_force_rebuild(dib, tmp_path):
     result = dib_build.run(request(dib, dest))
     assert result["built"] and "missing" in result["reason"]
     result = dib_build.run(request(dib, dest, force=True))
-    assert result["built"] and result["reason"] == "force=true"
+    assert result["built"] and result["reason"] == "forced: force=true"
     assert runs(dib) == 3
 
 
@@ -448,4 +452,104 @@ def test_argument_spec_matches_documentation():
         assert sorted(doc[name].get("choices") or []) == sorted(option.get("choices") or []), name
     returns = set(yaml.safe_load(dib_image.RETURN))
     assert returns == {"images", "fingerprint", "duration", "log_path", "dib_version", "resolved_elements", "built",
-                       "reason", "changed_inputs"}
+                       "reason", "changed_inputs", "previous_build", "base_cache", "phases"}
+
+
+def test_silent_controller_stops_the_build_and_leaves_a_note(dib, tmp_path):
+    """No heartbeat for 3 intervals: DIB is stopped, everything released, the next run reports it."""
+    dest = tmp_path / "out"
+    beat = dest / ".img.heartbeat-t1"
+    async_dir = tmp_path / "async"
+    async_dir.mkdir()
+    job = async_dir / "j123.456"
+    job.write_text(json.dumps({"started": True, "finished": False}))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p), ANSIBLE_ASYNC_DIR=str(async_dir))
+    args = params(dib, dest, mode="sleep", heartbeat_path=str(beat), heartbeat_interval=0.5, heartbeat_misses=3)
+    started = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-c", RUNNER, json.dumps(args)], env=env, stdout=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    child = int(wait_for(dib["state"] / "child"))
+    # One beat (as the action plugin writes it: the async results file), then silence.
+    beat.write_text(f"{job}\n")
+    out = proc.communicate(timeout=60)[0]
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 1
+    assert "stopped at install.d: no heartbeat from the controller" in out, out
+    assert elapsed < 30
+    assert wait_gone(lambda: not alive(child)), "DIB's child survived"
+    assert leftovers(str(dest)) == []
+    assert not beat.exists()
+    note = json.loads((dest / "img.abandoned.json").read_text())
+    assert (note["cause"], note["phase"], note["hook"]) == ("controller gone", "install.d", "50-fake")
+    # async_wrapper would write the module's result now; the discarder deletes it once it has.
+    job.write_text(json.dumps({"failed": True, "msg": "stopped"}))
+    assert wait_gone(lambda: not job.exists(), 10), "the async result was left behind"
+    # The next run reports the abandoned build once, builds, and the lock is free.
+    result = dib_build.run(request(dib, dest, lock_timeout=5))
+    assert result["built"]
+    assert result["previous_build"]["summary"].startswith(
+        "previous build was abandoned: controller gone at install.d (50-fake), "
+    )
+    assert not (dest / "img.abandoned.json").exists()
+    assert "previous_build" not in dib_build.run(request(dib, dest))
+
+
+def test_slow_controller_keeps_its_build(dib, tmp_path):
+    """Beats further apart than the interval asked (a slow controller) do not stop the build."""
+    dest = tmp_path / "out"
+    beat = dest / ".img.heartbeat-t2"
+    proc = start_runner(dib, dest, heartbeat_path=str(beat), heartbeat_interval=0.5, heartbeat_misses=3)
+    try:
+        wait_for(dib["state"] / "child")
+        # A controller getting slower: from 1 s to 4 s between beats, where 3 x 0.5 s were asked for.
+        # Each gap is below 3 times the longest one seen before it, so the build carries on.
+        beat.write_text("")
+        for gap in (1.0, 1.4, 2.0, 2.8, 4.0):
+            time.sleep(gap)
+            assert proc.poll() is None, proc.communicate()[0]
+            beat.write_text("")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.communicate(timeout=60)
+    assert not (dest / "img.abandoned.json").exists()
+
+
+def test_silent_controller_stops_the_wait_for_the_lock(dib, tmp_path):
+    dest = tmp_path / "out"
+    holder = start_runner(dib, dest)
+    try:
+        wait_for(dib["state"] / "child")
+        beat = dest / ".img.heartbeat-t3"
+
+        def one_beat():
+            wait_gone(beat.exists, 10)
+            beat.write_text("")
+
+        beater = threading.Thread(target=one_beat)
+        beater.start()
+        started = time.monotonic()
+        with pytest.raises(dib_build.BuildError, match="stopped at the wait for a lock: no heartbeat"):
+            dib_build.run(request(dib, dest, lock_timeout=120, heartbeat_path=str(beat), heartbeat_interval=0.5))
+        beater.join()
+        # The silence allowed is never below MIN_SILENCE (10 s).
+        assert time.monotonic() - started < 20
+        assert not beat.exists()
+        assert json.loads((dest / "img.abandoned.json").read_text())["phase"] == "the wait for a lock"
+    finally:
+        os.killpg(holder.pid, signal.SIGTERM)
+        holder.communicate(timeout=60)
+
+
+def test_killed_module_leaves_a_note_for_the_next_run(dib, tmp_path):
+    dest = tmp_path / "out"
+    proc = start_runner(dib, dest)
+    wait_for(dib["state"] / "child")
+    status = dest / ".img.progress.json"
+    assert wait_gone(lambda: status.exists() and json.loads(status.read_text())["phase"] == "install.d", 10)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    note_file = dest / "img.abandoned.json"
+    assert wait_gone(note_file.exists), "the guardian left no note"
+    note = json.loads(note_file.read_text())
+    assert (note["cause"], note["phase"]) == ("the module process died", "install.d")
+    assert wait_gone(lambda: leftovers(str(dest)) == []), leftovers(str(dest))

@@ -193,7 +193,7 @@ def test_decide(tree, tmp_path):
     assert reason.startswith("unchanged")
 
     build, reason, _changed = fp.decide(record, fingerprint, comps, expected, force=True, max_age_hours=720)
-    assert build and reason == "force=true"
+    assert build and reason == "forced: force=true"
 
     old = record_for(tmp_path, comps, built_at=time.time() - 800 * 3600)
     build, reason, _changed = fp.decide(old, fingerprint, comps, expected, force=False, max_age_hours=720)
@@ -211,7 +211,7 @@ def test_decide(tree, tmp_path):
 
     new = base_components(tree, tmp_path, size=9)
     build, reason, changed = fp.decide(record, fp.fingerprint_of(new), new, expected, force=False, max_age_hours=0)
-    assert build and changed == ["size"] and reason == "inputs changed: size"
+    assert build and changed == ["size"] and reason == "fingerprint changed: size"
 
 
 def test_decide_wants_every_requested_format(tree, tmp_path):

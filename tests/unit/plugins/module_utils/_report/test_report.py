@@ -90,3 +90,42 @@ def test_check_mode_would_build_is_counted_as_such():
     assert document["summary"] == {"built": 0, "reused": 1, "failed": 0, "would_build": 1}
     text = build_report.render_markdown(document)
     assert "0 built, 1 reused, 0 failed, 1 would build (check mode)." in text
+
+
+def test_reason_of_a_failure_is_dibs_error_line():
+    failed = build_report.report_row(
+        {"failed": True, "msg": "DIB build of 'img' failed in install.d/50-x (exit 1):\nE: Unable to locate package x",
+         "error_lines": ["E: Unable to locate package x", "other"], "failed_hook": "/e/el/install.d/50-x"},
+        "img", "h",
+    )
+    assert failed["reason"] == "DIB failed in install.d/50-x: E: Unable to locate package x"
+    plain = build_report.report_row({"failed": True, "msg": "lock busy\nmore"}, "img", "h")
+    assert plain["reason"] == "lock busy"
+
+
+def test_previous_abandoned_build_is_shown_with_the_reason():
+    result = dict(BUILT, reason="fingerprint changed: environment.DIB_RELEASE",
+                  previous_build={"summary": "previous build was abandoned: controller gone at install.d"})
+    row = build_report.report_row(result, "img", "h")
+    assert row["previous"] == "previous build was abandoned: controller gone at install.d"
+    text = build_report.render_markdown(build_report.report([row], generated_at="T"))
+    assert ("| img | h | built | previous build was abandoned: controller gone at install.d;"
+            " fingerprint changed: environment.DIB_RELEASE |") in text
+
+
+def test_stage_failure_rows_name_every_entry_once():
+    recorded = [build_report.report_row(BUILT, "done", "h")]
+    rows = build_report.stage_failure_rows(
+        [{"name": "done"}, {"name": "a"}, "b"], {"failed": True, "msg": "wheelhouse: not installable\ndetail"},
+        "h", "compose", recorded,
+    )
+    assert [(r["name"], r["status"]) for r in rows] == [("done", "built"), ("a", "failed"), ("b", "failed")]
+    assert rows[1]["reason"] == "compose failed: wheelhouse: not installable"
+    assert rows[1]["error"] == "wheelhouse: not installable\ndetail"
+
+
+def test_merge_keeps_other_images_and_replaces_the_same_image():
+    old = [{"name": "a", "status": "built"}, {"name": "b", "status": "built"}]
+    new = [{"name": "a", "status": "failed"}]
+    merged = build_report.merge_rows(old, new)
+    assert sorted((r["name"], r["status"]) for r in merged) == [("a", "failed"), ("b", "built")]

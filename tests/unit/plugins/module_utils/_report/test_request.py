@@ -11,7 +11,7 @@ from ansible_collections.dbaas.guest_images.plugins.modules import build_report
 
 
 def test_paths_of_the_two_files():
-    request = BuildReportRequest.from_params({"rows": [{"name": "a"}], "dest": "/srv/report"})
+    request = BuildReportRequest.from_params({"rows": [{"name": "a"}], "dest": "/srv/report", "lock_timeout": 300})
     assert request.json_path == "/srv/report/build-report.json"
     assert request.markdown_path == "/srv/report/build-report.md"
     assert request.rows == [{"name": "a"}]
