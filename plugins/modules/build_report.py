@@ -24,6 +24,13 @@ options:
       - Folder the two files are written to; created when missing.
     type: path
     required: true
+  plan:
+    description:
+      - The build plan of the run (the C(dbaas.guest_images.build_plan) filter's output), kept in the
+        report as C(plan) and shown as its own section of the Markdown.
+    type: list
+    elements: dict
+    default: []
 author:
   - dbaas.guest_images developers (@dbaas)
 extends_documentation_fragment:
@@ -94,7 +101,7 @@ def main():
     request = BuildReportRequest.from_params(module.params)
     dest, json_path, markdown_path = request.dest, request.json_path, request.markdown_path
 
-    document = build_report.report(request.rows)
+    document = build_report.report(request.rows, extra={"plan": request.plan} if request.plan else None)
     previous = None
     if os.path.isfile(json_path) and os.path.isfile(markdown_path):
         try:

@@ -17,6 +17,7 @@ def argument_spec() -> dict[str, dict[str, Any]]:
     return dict(
         rows=dict(type="list", elements="dict", required=True),
         dest=dict(type="path", required=True),
+        plan=dict(type="list", elements="dict", default=[]),
     )
 
 
@@ -26,11 +27,16 @@ class BuildReportRequest:
 
     rows: list[dict[str, Any]]
     dest: str
+    plan: list[dict[str, Any]]
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> BuildReportRequest:
         """The request from validated module parameters (``module.params``)."""
-        return cls(rows=[dict(row) for row in params["rows"]], dest=str(params["dest"]))
+        return cls(
+            rows=[dict(row) for row in params["rows"]],
+            dest=str(params["dest"]),
+            plan=[dict(item) for item in params.get("plan") or []],
+        )
 
     @property
     def json_path(self) -> str:

@@ -90,3 +90,20 @@ def test_check_mode_would_build_is_counted_as_such():
     assert document["summary"] == {"built": 0, "reused": 1, "failed": 0, "would_build": 1}
     text = build_report.render_markdown(document)
     assert "0 built, 1 reused, 0 failed, 1 would build (check mode)." in text
+
+
+def test_plan_rows_count_and_show_with_their_reason_and_the_plan_section():
+    rows = [
+        build_report.report_row(BUILT, "a", "builder1"),
+        {"name": "b", "build_host": "builder3", "status": "unreachable", "outputs": [],
+         "error": "builder3 could not build: ssh refused; no healthy build host fits"},
+        {"name": "c", "build_host": "builder2", "status": "not_built", "outputs": [], "error": "left no result"},
+    ]
+    plan = [{"name": "a", "host": "builder1", "reason": "affinity: builder1 holds its last build"}]
+    document = build_report.report(rows, generated_at="t", extra={"plan": plan})
+    assert document["summary"] == {"built": 1, "reused": 0, "failed": 0, "unreachable": 1, "not_built": 1}
+    markdown = build_report.render_markdown(document)
+    assert "1 built, 0 reused, 0 failed, 1 unreachable, 1 not built." in markdown
+    assert "- **b** on builder3: builder3 could not build: ssh refused; no healthy build host fits" in markdown
+    assert "| a | builder1 | affinity: builder1 holds its last build |" in markdown
+    assert not build_report.same_report(document, build_report.report(rows, generated_at="t"))
