@@ -9,6 +9,12 @@
     the images of hosts that could not be prepared moved onto the healthy ones, once.
 ``plan | dbaas.guest_images.build_plan_rows(rows, unreachable)``
     report rows for planned images no host left a row for.
+``names | dbaas.guest_images.build_plan_broken_hosts(hostvars)``
+    the hosts that did not finish their prepare stage, each with the reason it recorded.
+``selected | dbaas.guest_images.build_plan_host_entries(plan, host)``
+    the selected entries the plan gives one host.
+``rows | dbaas.guest_images.build_plan_results(published)``
+    per image: name, status, build host, Glance id (for set_stats).
 
 The logic lives in ``plugins/module_utils/_plan``.
 """
@@ -100,6 +106,27 @@ def build_plan_lines(plan: Any) -> list[str]:
     return build_plan_logic.plan_lines(build_plan_logic.assignments_from_dicts(_plain(plan or [])))
 
 
+def build_plan_broken_hosts(names: Any, hostvars: Any) -> dict[str, str]:
+    broken: dict[str, str] = {}
+    for name in _plain(names or []):
+        own = hostvars.get(name, {})
+        if own.get("build_guest_host_ready"):
+            continue
+        problem = own.get("build_guest_host_problem")
+        broken[name] = str(problem) if problem else "unreachable: the host went away during its prepare stage"
+    return broken
+
+
+def build_plan_host_entries(selected: Any, plan: Any, host: Any) -> list[dict[str, Any]]:
+    return build_plan_logic.entries_for_host(
+        _plain(selected or []), build_plan_logic.assignments_from_dicts(_plain(plan or [])), str(host)
+    )
+
+
+def build_plan_results(rows: Any, published: Any = None) -> list[dict[str, Any]]:
+    return build_plan_logic.image_results(_plain(rows or []), _plain(published or []))
+
+
 class FilterModule:
     """dbaas.guest_images build plan filters."""
 
@@ -110,4 +137,7 @@ class FilterModule:
             "build_replan": build_replan,
             "build_plan_rows": build_plan_rows,
             "build_plan_lines": build_plan_lines,
+            "build_plan_broken_hosts": build_plan_broken_hosts,
+            "build_plan_host_entries": build_plan_host_entries,
+            "build_plan_results": build_plan_results,
         }

@@ -387,3 +387,29 @@ def unbuilt_rows(
         extra.append({"name": item.name, "build_host": host, "status": status, "fingerprint": None, "outputs": [],
                       "duration": None, "reason": reason, "log_path": None, "dib_version": None, "error": reason})
     return extra
+
+
+def entries_for_host(entries: Iterable[Mapping[str, Any]], plan: Sequence[Assignment], host: str) -> list[dict[str, Any]]:
+    """The selected matrix entries the plan gives one host, in matrix order."""
+    mine = set(host_images(plan, host))
+    return [dict(entry) for entry in entries if image_name(entry) in mine]
+
+
+def image_results(rows: Iterable[Mapping[str, Any]], published: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per image of the report: name, status, build host and the Glance ids of its published outputs."""
+    ids_by_path: dict[str, list[str]] = {}
+    for item in published:
+        if item.get("image_id") and item.get("path"):
+            ids_by_path.setdefault(str(item["path"]), []).append(str(item["image_id"]))
+    results = []
+    for row in rows:
+        ids = [image_id for output in row.get("outputs") or [] for image_id in ids_by_path.get(str(output.get("path")), [])]
+        results.append({
+            "name": row.get("name"),
+            "status": row.get("status"),
+            "build_host": row.get("build_host"),
+            "glance_image_id": ids[0] if ids else None,
+            "glance_image_ids": ids,
+            "reason": row.get("error") if row.get("status") != "built" and row.get("error") else row.get("reason"),
+        })
+    return results
