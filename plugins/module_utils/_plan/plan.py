@@ -370,7 +370,11 @@ def host_images(plan: Sequence[Assignment], host: str) -> list[str]:
 def unbuilt_rows(
     plan: Sequence[Assignment], rows: Iterable[Mapping[str, Any]], unreachable: Mapping[str, str] | None = None
 ) -> list[dict[str, Any]]:
-    """Report rows for planned images that have no row: unplaced, or their host went away during the run."""
+    """Report rows for planned images that have no row: unplaced, or their host stopped during the run.
+
+    ``unreachable`` maps a host to its problem; a problem starting with ``unreachable`` gives the
+    status ``unreachable``, any other ``not_built``.
+    """
     unreachable = unreachable or {}
     have = {str(row.get("name")) for row in rows}
     extra: list[dict[str, Any]] = []
@@ -380,7 +384,9 @@ def unbuilt_rows(
         if item.host is None:
             status, reason, host = STATUS_UNREACHABLE, item.reason, item.moved_from
         elif item.host in unreachable:
-            status, reason, host = STATUS_UNREACHABLE, f"{item.host}: {unreachable[item.host]}", item.host
+            problem = unreachable[item.host]
+            status = STATUS_UNREACHABLE if problem.startswith("unreachable") else STATUS_NOT_BUILT
+            reason, host = f"{item.host}: {problem}", item.host
         else:
             status, host = STATUS_NOT_BUILT, item.host
             reason = f"{item.host} left no result for it (the play stopped there)"
@@ -389,7 +395,9 @@ def unbuilt_rows(
     return extra
 
 
-def entries_for_host(entries: Iterable[Mapping[str, Any]], plan: Sequence[Assignment], host: str) -> list[dict[str, Any]]:
+def entries_for_host(
+    entries: Iterable[Mapping[str, Any]], plan: Sequence[Assignment], host: str
+) -> list[dict[str, Any]]:
     """The selected matrix entries the plan gives one host, in matrix order."""
     mine = set(host_images(plan, host))
     return [dict(entry) for entry in entries if image_name(entry) in mine]
@@ -403,7 +411,8 @@ def image_results(rows: Iterable[Mapping[str, Any]], published: Iterable[Mapping
             ids_by_path.setdefault(str(item["path"]), []).append(str(item["image_id"]))
     results = []
     for row in rows:
-        ids = [image_id for output in row.get("outputs") or [] for image_id in ids_by_path.get(str(output.get("path")), [])]
+        paths = [str(output.get("path")) for output in row.get("outputs") or []]
+        ids = [image_id for path in paths for image_id in ids_by_path.get(path, [])]
         results.append({
             "name": row.get("name"),
             "status": row.get("status"),

@@ -171,10 +171,13 @@ def test_unbuilt_rows_cover_every_planned_image_without_a_row():
     plan = [p.Assignment("a", "h1", "r", 1.0), p.Assignment("b", None, "h3 could not build: down", 1.0, "h3",
                                                              p.STATUS_UNREACHABLE),
             p.Assignment("c", "h2", "r", 1.0), p.Assignment("d", "h1", "r", 1.0)]
-    rows = p.unbuilt_rows(plan, [{"name": "a"}], {"h2": "ssh: connect refused"})
+    rows = p.unbuilt_rows(plan, [{"name": "a"}], {"h2": "unreachable: ssh: connect refused"})
     assert [(r["name"], r["status"], r["build_host"]) for r in rows] == [
         ("b", "unreachable", "h3"), ("c", "unreachable", "h2"), ("d", "not_built", "h1")]
-    assert rows[1]["reason"] == "h2: ssh: connect refused"
+    assert rows[1]["reason"] == "h2: unreachable: ssh: connect refused"
+    stopped = p.unbuilt_rows(plan, [{"name": "a"}, {"name": "b"}, {"name": "d"}], {"h2": "Stage publish failed: x"})
+    assert [(r["name"], r["status"], r["reason"]) for r in stopped] == [
+        ("c", "not_built", "h2: Stage publish failed: x")]
 
 
 def test_plan_lines_and_host_images():
@@ -182,3 +185,19 @@ def test_plan_lines_and_host_images():
     assert p.plan_lines(plan) == ["a -> h1 (why)", "b -> (no host) (none fits)"]
     assert p.host_images(plan, "h1") == ["a"]
     assert p.assignments_from_dicts([item.as_dict() for item in plan]) == plan
+
+
+def test_entries_for_host_and_image_results():
+    entries = [{"name": "a"}, {"name": "b"}, {"name": "c"}]
+    plan = [p.Assignment("a", "h1", "r", 1.0), p.Assignment("b", "h2", "r", 1.0),
+            p.Assignment("c", None, "r", 1.0, status=p.STATUS_UNREACHABLE)]
+    assert p.entries_for_host(entries, plan, "h1") == [{"name": "a"}]
+    rows = [{"name": "a", "status": "built", "build_host": "h1", "outputs": [{"path": "/o/a.qcow2"}], "reason": "new"},
+            {"name": "c", "status": "unreachable", "build_host": "h3", "outputs": [], "error": "h3 down"}]
+    published = [{"path": "/o/a.qcow2", "image_id": "id-a"}, {"path": "/o/x.qcow2", "image_id": "id-x"}]
+    assert p.image_results(rows, published) == [
+        {"name": "a", "status": "built", "build_host": "h1", "glance_image_id": "id-a", "glance_image_ids": ["id-a"],
+         "reason": "new"},
+        {"name": "c", "status": "unreachable", "build_host": "h3", "glance_image_id": None, "glance_image_ids": [],
+         "reason": "h3 down"},
+    ]
