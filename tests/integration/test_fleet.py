@@ -70,7 +70,11 @@ class Fleet:
     python = "/usr/bin/python3"
 
     def _interpreters(self, names: list[str]) -> dict:
-        return {name: {"ansible_python_interpreter": self.python} for name in names}
+        # diskimage-builder in a virtualenv of the system Python per host (the prepare stage
+        # installs it with become the first time; kept for later runs): a virtualenv of this
+        # machine's root-only Python would not run as the build users.
+        return {name: {"ansible_python_interpreter": self.python, "build_host_python": "/usr/bin/python3",
+                       "build_host_dib_venv": f"{BASE_DIR}/dib-{name}"} for name in names}
 
     def use_openstacksdk(self) -> None:
         """Publishing runs on the build hosts: give them a Python with openstacksdk (made once, kept)."""
@@ -305,3 +309,47 @@ def test_no_fitting_host_is_refused_before_any_stage(fleet):
     assert "build_guest_images entry 'fleet-gpu': no build host of group 'build_hosts' fits" in " ".join(output.split())
     assert "PLAY [Prepare]" not in output
     assert not (fleet.output("b1") / "fleet-gpu.fingerprint.json").exists()
+
+
+def _unsafe(value: str) -> str:
+    return "!unsafe " + json.dumps(value)
+
+
+def test_f_ansible_runner_with_an_awx_private_data_dir(fleet):
+    """The job the way AWX runs it: ansible-runner, project/, inventory/, env/extravars with survey answers."""
+    job = fleet.folder / "awx-job"
+    (job / "inventory").mkdir(parents=True)
+    (job / "env").mkdir()
+    (job / "project").symlink_to(REPO)
+    (job / "inventory" / "hosts").write_text(yaml.safe_dump(fleet.hosts.inventory(
+        "trove_image_builders", ["b1", "b2"], extra=fleet._interpreters(["b1", "b2"]))))
+    # Survey answers reach the job as unsafe strings (integers as numbers), the
+    # job template's own extra vars as plain YAML.
+    survey = {"build_guest_select": "[?name=='fleet-d']", "build_guest_cloud": "",
+              "build_guest_host_group": "trove_image_builders", "build_guest_force": "true",
+              "build_guest_replan": "true"}
+    template = {"build_guest_images": [entry(name) for name in IMAGES], "build_guest_output_dir": OUTPUT,
+                "build_guest_report_dir": str(fleet.report_dir)}
+    lines = [f"{key}: {_unsafe(value)}" for key, value in survey.items()]
+    lines += ["build_guest_builds_per_host: 1", "publish_keep: 3"]
+    lines += [f"{key}: {json.dumps(value)}" for key, value in template.items()]
+    (job / "env" / "extravars").write_text("\n".join(lines) + "\n")
+    (job / "env" / "envvars").write_text(yaml.safe_dump({
+        "ANSIBLE_COLLECTIONS_PATH": fleet.env["ANSIBLE_COLLECTIONS_PATH"], "ANSIBLE_NOCOLOR": "1"}))
+    runner = pathlib.Path(fleet.env["PATH"].split(":")[0]) / "ansible-runner"
+    proc = subprocess.run([str(runner), "run", str(job), "-p", "playbooks/build_guest.yml", "--ident", "job1"],
+                          env=fleet.env, capture_output=True, text=True, timeout=1800, check=False)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    events = [json.loads(path.read_text())
+              for path in sorted((job / "artifacts" / "job1" / "job_events").glob("*.json"),
+                                 key=lambda p: int(p.name.split("-")[0]))]
+    stdout = "\n".join(event.get("stdout", "") for event in events)
+    assert "fleet-d -> b2 (affinity: b2 holds its last build" in " ".join(stdout.split())
+    assert "[dib_image fleet-d]" in stdout, "no per-image progress line in the job events"
+    assert f"report in {fleet.report_dir}/build-report.md" in " ".join(stdout.split())
+    (stats,) = [event for event in events if event.get("event") == "playbook_on_stats"]
+    results = stats["event_data"]["artifact_data"]["build_guest_results"]
+    assert [(r["name"], r["status"], r["build_host"], r["glance_image_id"]) for r in results] == [
+        ("fleet-d", "built", "b2", None)]
+    report_path = stats["event_data"]["artifact_data"]["build_guest_report_path"]
+    assert report_path == str(fleet.report_dir / "build-report.json")
