@@ -27,7 +27,7 @@ def test_plan_replan_rows_and_lines():
     moved = f.build_replan(plan, selected, hosts, {"b2": "unreachable: refused"}, previous)
     assert [(item["name"], item["host"]) for item in moved] == [("one", "b1"), ("two", "b1")]
     assert f.build_plan_lines(moved)[0].startswith("one -> b1 (moved from b2 (unreachable: refused); longest first")
-    rows = f.build_plan_rows(moved, [{"name": "two"}], {"b1": "gone"})
+    rows = f.build_plan_rows(moved, [{"name": "two"}], {"b1": "unreachable: gone"})
     assert [(r["name"], r["status"]) for r in rows] == [("one", "unreachable")]
 
 
