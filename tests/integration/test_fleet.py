@@ -216,16 +216,20 @@ def test_e_without_replanning_the_images_of_the_refused_host_are_reported_unreac
     assert all(by_name[name]["status"] == "reused" for name in IMAGES if name != "fleet-b")
 
 
-def test_c_a_broken_image_fails_with_dibs_error_and_the_others_are_published(fleet, cloud_config, keystone):
-    elements = pathlib.Path(tempfile.mkdtemp(prefix="fleet-elements-", dir=str(fleet.folder)))
+def broken_entry(folder: pathlib.Path) -> dict:
+    """An image whose own element fails at once (root.d), before any download."""
+    elements = pathlib.Path(tempfile.mkdtemp(prefix="fleet-elements-", dir=str(folder)))
     hook = elements / BROKEN_ELEMENT / "root.d" / "01-fleet-broken"
     hook.parent.mkdir(parents=True)
     hook.write_text(f"#!/bin/bash\necho '{BROKEN_MESSAGE}' >&2\nexit 3\n")
     hook.chmod(0o755)
+    return entry("fleet-broken", elements=["debian-minimal", BROKEN_ELEMENT], element_paths=[str(elements)])
+
+
+def test_c_a_broken_image_fails_with_dibs_error_and_the_others_are_published(fleet, cloud_config, keystone):
     # fleet-b's last row is "unreachable" (the case before): the three others keep their hosts.
     kept = ["fleet-a", "fleet-c", "fleet-d"]
-    images = [entry(name) for name in kept] + [
-        entry("fleet-broken", elements=["debian-minimal", BROKEN_ELEMENT], element_paths=[str(elements)])]
+    images = [entry(name) for name in kept] + [broken_entry(fleet.folder)]
     cloud = keystone.clouds()["clouds"][cloud_config.member_cloud]
     fleet.use_openstacksdk()
     rc, output, report = fleet.run(["b1", "b2"], images, extra={"build_guest_cloud": cloud})
@@ -316,7 +320,11 @@ def _unsafe(value: str) -> str:
 
 
 def test_f_ansible_runner_with_an_awx_private_data_dir(fleet):
-    """The job the way AWX runs it: ansible-runner, project/, inventory/, env/extravars with survey answers."""
+    """The job the way AWX runs it: ansible-runner, project/, inventory/, env/extravars with survey answers.
+
+    Two images: fleet-d (reused on its host) and the broken one, whose build starts and fails in
+    seconds, so the job shows progress lines without paying for a build, and fails as AWX should see it.
+    """
     job = fleet.folder / "awx-job"
     (job / "inventory").mkdir(parents=True)
     (job / "env").mkdir()
@@ -325,11 +333,11 @@ def test_f_ansible_runner_with_an_awx_private_data_dir(fleet):
         "trove_image_builders", ["b1", "b2"], extra=fleet._interpreters(["b1", "b2"]))))
     # Survey answers reach the job as unsafe strings (integers as numbers), the
     # job template's own extra vars as plain YAML.
-    survey = {"build_guest_select": "[?name=='fleet-d']", "build_guest_cloud": "",
-              "build_guest_host_group": "trove_image_builders", "build_guest_force": "true",
+    survey = {"build_guest_select": "[?name=='fleet-d' || name=='fleet-broken']", "build_guest_cloud": "",
+              "build_guest_host_group": "trove_image_builders", "build_guest_force": "false",
               "build_guest_replan": "true"}
-    template = {"build_guest_images": [entry(name) for name in IMAGES], "build_guest_output_dir": OUTPUT,
-                "build_guest_report_dir": str(fleet.report_dir)}
+    template = {"build_guest_images": [entry(name) for name in IMAGES] + [broken_entry(fleet.folder)],
+                "build_guest_output_dir": OUTPUT, "build_guest_report_dir": str(fleet.report_dir)}
     lines = [f"{key}: {_unsafe(value)}" for key, value in survey.items()]
     lines += ["build_guest_builds_per_host: 1", "publish_keep: 3"]
     lines += [f"{key}: {json.dumps(value)}" for key, value in template.items()]
@@ -339,17 +347,19 @@ def test_f_ansible_runner_with_an_awx_private_data_dir(fleet):
     runner = pathlib.Path(fleet.env["PATH"].split(":")[0]) / "ansible-runner"
     proc = subprocess.run([str(runner), "run", str(job), "-p", "playbooks/build_guest.yml", "--ident", "job1"],
                           env=fleet.env, capture_output=True, text=True, timeout=1800, check=False)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    assert proc.returncode != 0, "the job passed although fleet-broken failed"
+    assert (job / "artifacts" / "job1" / "status").read_text().strip() == "failed"
     events = [json.loads(path.read_text())
               for path in sorted((job / "artifacts" / "job1" / "job_events").glob("*.json"),
                                  key=lambda p: int(p.name.split("-")[0]))]
-    stdout = "\n".join(event.get("stdout", "") for event in events)
-    assert "fleet-d -> b2 (affinity: b2 holds its last build" in " ".join(stdout.split())
-    assert "[dib_image fleet-d]" in stdout, "no per-image progress line in the job events"
-    assert f"report in {fleet.report_dir}/build-report.md" in " ".join(stdout.split())
+    stdout = " ".join(" ".join(event.get("stdout", "") for event in events).split())
+    assert "fleet-d -> b2 (affinity: b2 holds its last build" in stdout, stdout[-3000:]
+    assert "[dib_image fleet-broken]" in stdout, "no per-image progress line in the job events"
+    assert f"see {fleet.report_dir}/build-report.md" in stdout
     (stats,) = [event for event in events if event.get("event") == "playbook_on_stats"]
-    results = stats["event_data"]["artifact_data"]["build_guest_results"]
-    assert [(r["name"], r["status"], r["build_host"], r["glance_image_id"]) for r in results] == [
-        ("fleet-d", "built", "b2", None)]
-    report_path = stats["event_data"]["artifact_data"]["build_guest_report_path"]
-    assert report_path == str(fleet.report_dir / "build-report.json")
+    artifact = stats["event_data"]["artifact_data"]
+    results = {r["name"]: r for r in artifact["build_guest_results"]}
+    assert (results["fleet-d"]["status"], results["fleet-d"]["build_host"]) == ("reused", "b2")
+    assert results["fleet-d"]["glance_image_id"] is None
+    assert results["fleet-broken"]["status"] == "failed"
+    assert artifact["build_guest_report_path"] == str(fleet.report_dir / "build-report.json")
