@@ -34,7 +34,7 @@ BROKEN_MESSAGE = "fleet-broken: this element fails on purpose"
 
 def entry(name: str, **extra) -> dict:
     # The environment only tells the images apart (fingerprints); the content is the same.
-    return dict({"name": name, "elements": ["debian-minimal"], "formats": ["qcow2"], "size": 1,
+    return dict({"name": name, "elements": ["debian-minimal"], "formats": ["qcow2"],
                  "environment": {"DIB_RELEASE": "bookworm", "FLEET_IMAGE": name}}, **extra)
 
 

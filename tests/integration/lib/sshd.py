@@ -25,6 +25,7 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -226,9 +227,48 @@ class SshFleet:
             }
         }
 
+    def mounts(self) -> list[str]:
+        """Mount points below this fleet's folder (a build still running, or one that left mounts)."""
+        with open("/proc/self/mounts") as handle:
+            points = [line.split()[1].encode().decode("unicode_escape") for line in handle]
+        return [point for point in points if point == self.folder or point.startswith(self.folder + os.sep)]
+
+    def user_processes(self) -> list[int]:
+        """Ids of the processes the fleet's users still run (builds this test started through them)."""
+        pids = []
+        for host in self.hosts.values():
+            with contextlib.suppress(KeyError):
+                uid = pwd.getpwnam(host.user).pw_uid
+                for entry in os.listdir("/proc"):
+                    if entry.isdigit():
+                        with contextlib.suppress(OSError):
+                            if os.stat(f"/proc/{entry}").st_uid == uid:
+                                pids.append(int(entry))
+        return pids
+
     def close(self) -> None:
-        for host in list(self.hosts.values()):
+        """Stop the sshds, end what the users still run, remove users, sudoers rules and folders.
+
+        The folders are removed only when nothing is mounted below them: a build's chroot
+        has the host's /proc, /sys and more bind-mounted, and removing through those would
+        remove the host's own files.
+        """
+        for host in self.hosts.values():
             host.stop()
+        # A build these users started must not outlive the test: end it (its own cleanup
+        # unmounts), then make sure.
+        for sig, wait in ((signal.SIGTERM, 30.0), (signal.SIGKILL, 10.0)):
+            pids = self.user_processes()
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+            deadline = time.monotonic() + wait
+            while pids and self.user_processes() and time.monotonic() < deadline:
+                time.sleep(0.5)
+        deadline = time.monotonic() + 30
+        while self.mounts() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        for host in list(self.hosts.values()):
             rule = os.path.join(SUDOERS_DIR, f"guest-images-test-{host.user}")
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(rule)
@@ -237,4 +277,7 @@ class SshFleet:
                 subprocess.run(["userdel", "--force", host.user], check=False, capture_output=True)
             subprocess.run(["groupdel", host.user], check=False, capture_output=True)
         self.hosts = {}
+        left = self.mounts()
+        if left:
+            raise SshdError(f"not removing {self.folder}: still mounted below it: {', '.join(left)}")
         shutil.rmtree(self.folder, ignore_errors=True)
