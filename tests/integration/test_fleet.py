@@ -142,8 +142,8 @@ def test_a_four_images_over_two_hosts_each_built_once_at_the_same_time(fleet):
 
 def test_b_rerun_reuses_every_image_on_the_same_host(fleet):
     before = {host: {path.name: _identity(path) for path in fleet.output(host).iterdir()} for host in ("b1", "b2")}
-    first = {row["name"]: row["build_host"] for row in json.loads((fleet.report_dir / "build-report.json")
-                                                                     .read_text())["images"]}
+    previous = json.loads((fleet.report_dir / "build-report.json").read_text())
+    first = {row["name"]: row["build_host"] for row in previous["images"]}
     rc, output, report = fleet.run(["b1", "b2"], [entry(name) for name in IMAGES])
     assert rc == 0, output[-6000:]
     by_name = rows(report)

@@ -168,9 +168,9 @@ def test_replan_with_no_fitting_healthy_host():
 
 
 def test_unbuilt_rows_cover_every_planned_image_without_a_row():
-    plan = [p.Assignment("a", "h1", "r", 1.0), p.Assignment("b", None, "h3 could not build: down", 1.0, "h3",
-                                                             p.STATUS_UNREACHABLE),
-            p.Assignment("c", "h2", "r", 1.0), p.Assignment("d", "h1", "r", 1.0)]
+    unplaced = p.Assignment("b", None, "h3 could not build: down", 1.0, "h3", p.STATUS_UNREACHABLE)
+    plan = [p.Assignment("a", "h1", "r", 1.0), unplaced, p.Assignment("c", "h2", "r", 1.0),
+            p.Assignment("d", "h1", "r", 1.0)]
     rows = p.unbuilt_rows(plan, [{"name": "a"}], {"h2": "unreachable: ssh: connect refused"})
     assert [(r["name"], r["status"], r["build_host"]) for r in rows] == [
         ("b", "unreachable", "h3"), ("c", "unreachable", "h2"), ("d", "not_built", "h1")]
