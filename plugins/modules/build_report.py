@@ -36,6 +36,13 @@ options:
       - Seconds to wait for another run writing the report in O(dest) before failing.
     type: int
     default: 300
+  plan:
+    description:
+      - The build plan of the run (the C(dbaas.guest_images.build_plan) filter's output), kept in the
+        report as C(plan) and shown as its own section of the Markdown.
+    type: list
+    elements: dict
+    default: []
 author:
   - dbaas.guest_images developers (@dbaas)
 extends_documentation_fragment:
@@ -125,7 +132,8 @@ def _write(module, request):
     rows = [dict(row, **{build_report.REPORTED_AT: stamp}) for row in request.rows]
     run = build_report.report(rows, generated_at=stamp)
     document = build_report.report(
-        build_report.merge_rows((previous or {}).get("images"), rows), generated_at=stamp
+        build_report.merge_rows((previous or {}).get("images"), rows), generated_at=stamp,
+        extra={"plan": request.plan} if request.plan else None,
     )
     outcome = dict(run={"summary": run["summary"], "images": run["images"]}, json_path=json_path,
                    markdown_path=markdown_path)

@@ -69,8 +69,11 @@ TROVE_KEYS = (
     "container_images",
     "datastore_pkg_location",
     "datastore_pkg_sha256",
+    "labels",
 )
-PLAIN_KEYS = ("name", "elements", "element_paths", "environment", "packages", "formats", "size", "arch", "inputs")
+# labels: what a build host must carry to build the entry (the build plan reads it; DIB never sees it).
+PLAIN_KEYS = ("name", "elements", "element_paths", "environment", "packages", "formats", "size", "arch", "inputs",
+              "labels")
 LAYER_KEYS = (
     "wheelhouse",
     "wheelhouses",

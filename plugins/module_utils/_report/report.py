@@ -48,6 +48,11 @@ def failure_reason(result: Mapping[str, Any]) -> str:
             where = " in " + "/".join(str(hook).rstrip("/").split("/")[-2:])
         return f"DIB failed{where}: {_first_line(lines[0])}"
     return _first_line(result.get("msg")) or "the build failed"
+# The build plan's rows: no healthy host could take the image, or its host left no result.
+STATUS_UNREACHABLE = "unreachable"
+STATUS_NOT_BUILT = "not_built"
+# Rows that make a run fail.
+FAILING_STATUSES = (STATUS_FAILED, STATUS_UNREACHABLE, STATUS_NOT_BUILT)
 
 
 def report_row(
@@ -184,6 +189,8 @@ def render_markdown(document: Mapping[str, Any]) -> str:
         f"Generated {document.get('generated_at', '-')}: "
         f"{summary.get(STATUS_BUILT, 0)} built, {summary.get(STATUS_REUSED, 0)} reused, "
         f"{summary.get(STATUS_FAILED, 0)} failed"
+        + "".join(f", {summary[status]} {status.replace('_', ' ')}" for status in (STATUS_UNREACHABLE, STATUS_NOT_BUILT)
+                  if summary.get(status))
         + (f", {summary[STATUS_WOULD_BUILD]} would build (check mode)." if summary.get(STATUS_WOULD_BUILD) else "."),
         "",
         "| image | build host | status | reason | fingerprint | output | format | size | sha256 | duration |",
@@ -214,12 +221,17 @@ def render_markdown(document: Mapping[str, Any]) -> str:
                 )
                 + " |"
             )
-    failures = [row for row in document.get("images", []) if row.get("status") == STATUS_FAILED]
+    failures = [row for row in document.get("images", []) if row.get("status") in FAILING_STATUSES]
     if failures:
         lines += ["", "## Failures", ""]
         for row in failures:
             log = f" (log: {row['log_path']})" if row.get("log_path") else ""
             lines.append(f"- **{row.get('name')}** on {row.get('build_host')}: {_cell(row.get('error'))}{log}")
+    plan = document.get("plan") or []
+    if plan:
+        lines += ["", "## Build plan", "", "| image | build host | why |", "|---|---|---|"]
+        for item in plan:
+            lines.append(f"| {_cell(item.get('name'))} | {_cell(item.get('host'))} | {_cell(item.get('reason'))} |")
     return "\n".join(lines) + "\n"
 
 
@@ -232,7 +244,7 @@ def _comparable(document: Mapping[str, Any]) -> dict[str, Any]:
             # How long the no-op check took is not news.
             row.pop("duration", None)
         rows.append(row)
-    return {"summary": document.get("summary"), "images": rows}
+    return {"summary": document.get("summary"), "images": rows, "plan": document.get("plan") or []}
 
 
 def same_report(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:

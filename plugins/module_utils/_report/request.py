@@ -18,6 +18,7 @@ def argument_spec() -> dict[str, dict[str, Any]]:
         rows=dict(type="list", elements="dict", required=True),
         dest=dict(type="path", required=True),
         lock_timeout=dict(type="int", default=300),
+        plan=dict(type="list", elements="dict", default=[]),
     )
 
 
@@ -28,12 +29,17 @@ class BuildReportRequest:
     rows: list[dict[str, Any]]
     dest: str
     lock_timeout: int
+    plan: list[dict[str, Any]]
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> BuildReportRequest:
         """The request from validated module parameters (``module.params``)."""
-        return cls(rows=[dict(row) for row in params["rows"]], dest=str(params["dest"]),
-                   lock_timeout=int(params["lock_timeout"]))
+        return cls(
+            rows=[dict(row) for row in params["rows"]],
+            dest=str(params["dest"]),
+            lock_timeout=int(params["lock_timeout"]),
+            plan=[dict(item) for item in params.get("plan") or []],
+        )
 
     @property
     def json_path(self) -> str:

@@ -129,3 +129,20 @@ def test_merge_keeps_other_images_and_replaces_the_same_image():
     new = [{"name": "a", "status": "failed"}]
     merged = build_report.merge_rows(old, new)
     assert sorted((r["name"], r["status"]) for r in merged) == [("a", "failed"), ("b", "built")]
+
+
+def test_plan_rows_count_and_show_with_their_reason_and_the_plan_section():
+    rows = [
+        build_report.report_row(BUILT, "a", "builder1"),
+        {"name": "b", "build_host": "builder3", "status": "unreachable", "outputs": [],
+         "error": "builder3 could not build: ssh refused; no healthy build host fits"},
+        {"name": "c", "build_host": "builder2", "status": "not_built", "outputs": [], "error": "left no result"},
+    ]
+    plan = [{"name": "a", "host": "builder1", "reason": "affinity: builder1 holds its last build"}]
+    document = build_report.report(rows, generated_at="t", extra={"plan": plan})
+    assert document["summary"] == {"built": 1, "reused": 0, "failed": 0, "unreachable": 1, "not_built": 1}
+    markdown = build_report.render_markdown(document)
+    assert "1 built, 0 reused, 0 failed, 1 unreachable, 1 not built." in markdown
+    assert "- **b** on builder3: builder3 could not build: ssh refused; no healthy build host fits" in markdown
+    assert "| a | builder1 | affinity: builder1 holds its last build |" in markdown
+    assert not build_report.same_report(document, build_report.report(rows, generated_at="t"))

@@ -1,0 +1,365 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""build_guest.yml over real SSH build hosts: one build per image, affinity, failures isolated.
+
+The hosts are sshd instances on loopback ports (``lib/sshd.py``), each with its
+own unprivileged user and home; host key checking is on (a known_hosts file
+the fixture writes) and SSH connection sharing is off, so a stopped sshd
+really is unreachable. The images are the smallest real DIB images that
+still publish: ``debian-minimal`` without partitions or a boot loader, as
+qcow2. Only two hosts ever build (each with its own DIB cache, so no two
+builds share an apt lock); the others are unreachable or refused in prepare.
+
+Cases share one fleet and run in order: the four images built in the first
+case are reused by the later ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import pathlib
+import subprocess
+import tempfile
+
+import pytest
+import yaml
+from fixtures.build import REPO
+from lib.sshd import BASE_DIR, SshFleet
+
+IMAGES = ["fleet-a", "fleet-b", "fleet-c", "fleet-d"]
+OUTPUT = "fleet-out"
+BROKEN_ELEMENT = "fleet-broken"
+BROKEN_MESSAGE = "fleet-broken: this element fails on purpose"
+
+
+def entry(name: str, **extra) -> dict:
+    # The environment only tells the images apart (fingerprints); the content is the same.
+    return dict({"name": name, "elements": ["debian-minimal"], "formats": ["qcow2"],
+                 "environment": {"DIB_RELEASE": "bookworm", "FLEET_IMAGE": name}}, **extra)
+
+
+class Fleet:
+    """The SSH hosts plus a controller folder for reports, inventories and vars."""
+
+    def __init__(self, hosts: SshFleet, folder: pathlib.Path, env: dict):
+        self.hosts = hosts
+        self.folder = folder
+        self.env = env
+        self.report_dir = folder / "report"
+
+    def output(self, host: str) -> pathlib.Path:
+        return pathlib.Path(self.hosts.hosts[host].home) / OUTPUT
+
+    def run(self, names: list[str], images: list[dict], group: str = "build_hosts", playbook: str | None = None,
+            extra: dict | None = None, check: bool = False):
+        inventory = self.folder / f"inventory-{group}-{'-'.join(names)}.yml"
+        inventory.write_text(yaml.safe_dump(self.hosts.inventory(group, names, extra=self._interpreters(names))))
+        extra_vars = {"build_guest_images": images, "build_guest_output_dir": OUTPUT,
+                      "build_guest_report_dir": str(self.report_dir), "build_guest_host_group": group,
+                      **(extra or {})}
+        vars_file = self.folder / "vars.json"
+        vars_file.write_text(json.dumps(extra_vars))
+        argv = ["ansible-playbook", "-i", str(inventory), playbook or str(REPO / "playbooks" / "build_guest.yml"),
+                "-e", f"@{vars_file}"] + (["--check"] if check else [])
+        proc = subprocess.run(argv, env=self.env, cwd=str(self.folder), capture_output=True, text=True,
+                              timeout=1800, check=False)
+        report_path = self.report_dir / "build-report.json"
+        report = json.loads(report_path.read_text()) if report_path.is_file() else None
+        return proc.returncode, proc.stdout + proc.stderr, report
+
+    python = "/usr/bin/python3"
+
+    def _interpreters(self, names: list[str]) -> dict:
+        # diskimage-builder in a virtualenv of the system Python per host (the prepare stage
+        # installs it with become the first time; kept for later runs): a virtualenv of this
+        # machine's root-only Python would not run as the build users.
+        return {name: {"ansible_python_interpreter": self.python, "build_host_python": "/usr/bin/python3",
+                       "build_host_dib_venv": f"{BASE_DIR}/dib-{name}"} for name in names}
+
+    def use_openstacksdk(self) -> None:
+        """Publishing runs on the build hosts: give them a Python with openstacksdk (made once, kept)."""
+        venv = pathlib.Path(BASE_DIR) / "build-host-python"
+        python = venv / "bin" / "python"
+        if subprocess.run([str(python), "-c", "import openstack"], capture_output=True, check=False).returncode:
+            subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True, capture_output=True)
+            subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "openstacksdk"],
+                           check=True, capture_output=True, timeout=900)
+        self.python = str(python)
+
+
+@pytest.fixture(scope="module")
+def fleet(ansible_env, tmp_path_factory):
+    hosts = SshFleet.start([("b1", True), ("b2", True), ("b3", True), ("nosudo", False)])
+    try:
+        folder = tmp_path_factory.mktemp("fleet")
+        yield Fleet(hosts, folder, ansible_env)
+    finally:
+        hosts.close()
+
+
+def rows(report: dict) -> dict:
+    return {row["name"]: row for row in report["images"]}
+
+
+def records(fleet: Fleet, host: str) -> dict:
+    out = fleet.output(host)
+    found = {}
+    for path in sorted(out.glob("*.fingerprint.json")):
+        found[path.name[: -len(".fingerprint.json")]] = json.loads(path.read_text())
+    return found
+
+
+def _identity(path: pathlib.Path):
+    stat = path.stat()
+    return (stat.st_ino, stat.st_mtime_ns)
+
+
+def test_a_four_images_over_two_hosts_each_built_once_at_the_same_time(fleet):
+    rc, output, report = fleet.run(["b1", "b2"], [entry(name) for name in IMAGES])
+    assert rc == 0, output[-6000:]
+    by_name = rows(report)
+    assert sorted(by_name) == IMAGES
+    assert all(row["status"] == "built" for row in by_name.values()), report
+    hosts = {name: row["build_host"] for name, row in by_name.items()}
+    assert sorted(hosts.values()) == ["b1", "b1", "b2", "b2"]
+    # Built exactly once: each image's files are on its own host only.
+    held = {host: records(fleet, host) for host in ("b1", "b2")}
+    for name, host in hosts.items():
+        other = "b2" if host == "b1" else "b1"
+        assert name in held[host] and name not in held[other]
+        assert (fleet.output(host) / f"{name}.qcow2").is_file()
+    # Both hosts built at the same time: some build interval of b1 overlaps one of b2.
+    spans = {host: [(rec["built_at_epoch"] - rec["duration"], rec["built_at_epoch"]) for rec in held[host].values()]
+             for host in held}
+    assert any(s1 < e2 and s2 < e1 for s1, e1 in spans["b1"] for s2, e2 in spans["b2"]), spans
+    # The plan was printed first and kept in the report.
+    assert [item["name"] for item in report["plan"]] == IMAGES
+    assert "image -> build host" in output or "fleet-a -> b" in output
+    markdown = (fleet.report_dir / "build-report.md").read_text()
+    for name, host in hosts.items():
+        assert f"| {name} | {host} | built |" in markdown
+
+
+def test_b_rerun_reuses_every_image_on_the_same_host(fleet):
+    before = {host: {path.name: _identity(path) for path in fleet.output(host).iterdir()} for host in ("b1", "b2")}
+    previous = json.loads((fleet.report_dir / "build-report.json").read_text())
+    first = {row["name"]: row["build_host"] for row in previous["images"]}
+    rc, output, report = fleet.run(["b1", "b2"], [entry(name) for name in IMAGES])
+    assert rc == 0, output[-6000:]
+    by_name = rows(report)
+    assert {name: row["status"] for name, row in by_name.items()} == dict.fromkeys(IMAGES, "reused")
+    assert {name: row["build_host"] for name, row in by_name.items()} == first
+    assert all(item["reason"].startswith("affinity: ") for item in report["plan"]), report["plan"]
+    # No DIB process ran: no image, log or fingerprint file was written again.
+    after = {host: {path.name: _identity(path) for path in fleet.output(host).iterdir()} for host in ("b1", "b2")}
+    assert after == before
+
+
+def test_d_a_stopped_host_has_its_images_planned_onto_the_others(fleet):
+    # b3 is stopped before the run; the plan puts no previous image on it,
+    # so give it work by planning fresh: the report of the earlier runs is set aside.
+    fleet.hosts.hosts["b3"].stop()
+    try:
+        saved = fleet.report_dir / "build-report.json"
+        kept = saved.read_text()
+        previous = json.loads(kept)
+        # b3 was the host of two images in the "previous" report: they must be moved.
+        for row in previous["images"]:
+            if row["name"] in ("fleet-a", "fleet-c"):
+                row["build_host"] = "b3"
+        saved.write_text(json.dumps(previous))
+        rc, output, report = fleet.run(["b1", "b2", "b3"], [entry(name) for name in IMAGES])
+        assert rc == 0, output[-6000:]
+        plan = {item["name"]: item for item in report["plan"]}
+        for name in ("fleet-a", "fleet-c"):
+            assert plan[name]["moved_from"] == "b3"
+            assert plan[name]["host"] in ("b1", "b2")
+            assert "moved from b3 (unreachable: " in plan[name]["reason"], plan[name]
+            assert "Connection refused" in plan[name]["reason"] or "connect" in plan[name]["reason"]
+        assert all(row["build_host"] in ("b1", "b2") for row in report["images"])
+        assert all(row["status"] in ("built", "reused") for row in report["images"]), report["images"]
+    finally:
+        fleet.hosts.hosts["b3"].start()
+
+
+def test_e_a_host_without_sudo_is_refused_in_prepare_and_its_images_move(fleet):
+    saved = fleet.report_dir / "build-report.json"
+    previous = json.loads(saved.read_text())
+    for row in previous["images"]:
+        if row["name"] == "fleet-b":
+            row["build_host"] = "nosudo"
+    saved.write_text(json.dumps(previous))
+    rc, output, report = fleet.run(["b1", "b2", "nosudo"], [entry(name) for name in IMAGES])
+    assert rc == 0, output[-6000:]
+    plan = {item["name"]: item for item in report["plan"]}
+    reason = plan["fleet-b"]["reason"]
+    assert plan["fleet-b"]["moved_from"] == "nosudo" and plan["fleet-b"]["host"] in ("b1", "b2")
+    assert "prepare failed: nosudo cannot build images" in reason, reason
+    assert "cannot run sudo without a password" in reason
+    assert all(row["build_host"] != "nosudo" for row in report["images"])
+
+
+def test_e_without_replanning_the_images_of_the_refused_host_are_reported_unreachable(fleet):
+    saved = fleet.report_dir / "build-report.json"
+    previous = json.loads(saved.read_text())
+    for row in previous["images"]:
+        if row["name"] == "fleet-b":
+            row["build_host"] = "nosudo"
+    saved.write_text(json.dumps(previous))
+    rc, output, report = fleet.run(["b1", "b2", "nosudo"], [entry(name) for name in IMAGES],
+                                   extra={"build_guest_replan": False})
+    assert rc != 0
+    by_name = rows(report)
+    assert by_name["fleet-b"]["status"] == "unreachable"
+    assert "replanning is off (build_guest_replan)" in by_name["fleet-b"]["error"]
+    assert "1 image(s) not built: fleet-b (unreachable on nosudo)" in " ".join(output.split())
+    assert all(by_name[name]["status"] == "reused" for name in IMAGES if name != "fleet-b")
+
+
+def broken_entry(folder: pathlib.Path) -> dict:
+    """An image whose own element fails at once (root.d), before any download."""
+    elements = pathlib.Path(tempfile.mkdtemp(prefix="fleet-elements-", dir=str(folder)))
+    hook = elements / BROKEN_ELEMENT / "root.d" / "01-fleet-broken"
+    hook.parent.mkdir(parents=True)
+    hook.write_text(f"#!/bin/bash\necho '{BROKEN_MESSAGE}' >&2\nexit 3\n")
+    hook.chmod(0o755)
+    return entry("fleet-broken", elements=["debian-minimal", BROKEN_ELEMENT], element_paths=[str(elements)])
+
+
+def test_c_a_broken_image_fails_with_dibs_error_and_the_others_are_published(fleet, cloud_config, keystone):
+    # fleet-b's last row is "unreachable" (the case before): the three others keep their hosts.
+    kept = ["fleet-a", "fleet-c", "fleet-d"]
+    images = [entry(name) for name in kept] + [broken_entry(fleet.folder)]
+    cloud = keystone.clouds()["clouds"][cloud_config.member_cloud]
+    fleet.use_openstacksdk()
+    rc, output, report = fleet.run(["b1", "b2"], images, extra={"build_guest_cloud": cloud})
+    assert rc != 0, output[-4000:]
+    by_name = rows(report)
+    assert by_name["fleet-broken"]["status"] == "failed"
+    assert BROKEN_MESSAGE in by_name["fleet-broken"]["error"] or "01-fleet-broken" in by_name["fleet-broken"]["error"]
+    assert all(by_name[name]["status"] == "reused" for name in kept)
+    assert "fleet-broken (failed on" in " ".join(output.split())
+    conn = cloud_config.connect(cloud_config.member_cloud)
+    published = {image.name for image in conn.image.images()}
+    assert set(kept) <= published, published
+    assert "fleet-broken" not in published
+    # Nothing secret stays on a build host: no file under the users' homes or
+    # their temp folders holds the password.
+    password = cloud["auth"]["password"]
+    for name in ("b1", "b2"):
+        home = pathlib.Path(fleet.hosts.hosts[name].home)
+        for path in home.rglob("*"):
+            if path.is_file() and not path.is_symlink() and path.stat().st_size < 50 * 1024 * 1024:
+                with contextlib.suppress(OSError):
+                    assert password.encode() not in path.read_bytes(), f"the cloud password is in {path}"
+    assert password not in output
+
+
+def test_import_playbook_by_fqcn_with_its_own_group_and_roles_directly(fleet):
+    caller = fleet.folder / "deploy.yml"
+    caller.write_text(yaml.safe_dump([
+        {"name": "Own deployment play", "hosts": "localhost", "gather_facts": False,
+         "tasks": [{"name": "Say hello", "ansible.builtin.debug": {"msg": "deploying"}}]},
+        {"ansible.builtin.import_playbook": "dbaas.guest_images.build_guest",
+         "vars": {"build_guest_host_group": "trove_image_builders"}},
+    ]))
+    both = ["fleet-a", "fleet-d"]
+    rc, output, report = fleet.run(["b1", "b2"], [entry(name) for name in both], group="trove_image_builders",
+                                   playbook=str(caller))
+    assert rc == 0, output[-6000:]
+    assert {row["name"]: row["status"] for row in report["images"]} == dict.fromkeys(both, "reused")
+    # The roles called directly from a play of the caller's own, on its group.
+    direct = fleet.folder / "direct.yml"
+    direct.write_text(yaml.safe_dump([{
+        "name": "Build with the roles", "hosts": "trove_image_builders", "gather_facts": False,
+        "tasks": [
+            {"name": "Prepare", "ansible.builtin.include_role": {"name": "dbaas.guest_images.build_host"}},
+            {"name": "Build", "ansible.builtin.include_role": {"name": "dbaas.guest_images.build_image"},
+             "vars": {"build_image_spec": "{{ entry | dbaas.guest_images.compose_guest_image }}",
+                      "build_image_dest": f"~/{OUTPUT}",
+                      "build_image_dib_command": "{{ build_host_dib_command }}",
+                      "build_image_dib_environment": "{{ build_host_dib_environment }}",
+                      "build_image_host_distribution": "{{ build_host_distribution }}"},
+             "when": "inventory_hostname == 'b1'"},
+            {"name": "Check", "ansible.builtin.assert": {"that": "build_image_results[0].status == 'reused'"},
+             "when": "inventory_hostname == 'b1'"},
+        ],
+        "vars": {"entry": entry(
+            next(row["name"] for row in report["images"] if row["build_host"] == "b1"))},
+    }]))
+    inventory = fleet.folder / "inventory-direct.yml"
+    inventory.write_text(yaml.safe_dump(fleet.hosts.inventory("trove_image_builders", ["b1", "b2"],
+                                                              extra=fleet._interpreters(["b1", "b2"]))))
+    proc = subprocess.run(["ansible-playbook", "-i", str(inventory), str(direct)], env=fleet.env,
+                          cwd=str(fleet.folder), capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+
+
+def test_check_mode_shows_the_plan_and_changes_nothing(fleet):
+    report_path = fleet.report_dir / "build-report.json"
+    before = _identity(report_path)
+    outputs = {host: {p.name: _identity(p) for p in fleet.output(host).iterdir()} for host in ("b1", "b2")}
+    images = [entry(name) for name in IMAGES] + [entry("fleet-new")]
+    rc, output, _report = fleet.run(["b1", "b2"], images, check=True)
+    assert rc == 0, output[-4000:]
+    assert "fleet-new -> b" in output and "longest first" in output
+    assert _identity(report_path) == before
+    assert {host: {p.name: _identity(p) for p in fleet.output(host).iterdir()} for host in ("b1", "b2")} == outputs
+
+
+def test_no_fitting_host_is_refused_before_any_stage(fleet):
+    rc, output, _report = fleet.run(["b1", "b2"], [entry("fleet-gpu", labels=["gpu"])])
+    assert rc != 0
+    assert "build_guest_images entry 'fleet-gpu': no build host of group 'build_hosts' fits" in " ".join(output.split())
+    assert "PLAY [Prepare]" not in output
+    assert not (fleet.output("b1") / "fleet-gpu.fingerprint.json").exists()
+
+
+def _unsafe(value: str) -> str:
+    return "!unsafe " + json.dumps(value)
+
+
+def test_f_ansible_runner_with_an_awx_private_data_dir(fleet):
+    """The job the way AWX runs it: ansible-runner, project/, inventory/, env/extravars with survey answers.
+
+    Two images: fleet-d (reused on its host) and the broken one, whose build starts and fails in
+    seconds, so the job shows progress lines without paying for a build, and fails as AWX should see it.
+    """
+    job = fleet.folder / "awx-job"
+    (job / "inventory").mkdir(parents=True)
+    (job / "env").mkdir()
+    (job / "project").symlink_to(REPO)
+    (job / "inventory" / "hosts").write_text(yaml.safe_dump(fleet.hosts.inventory(
+        "trove_image_builders", ["b1", "b2"], extra=fleet._interpreters(["b1", "b2"]))))
+    # Survey answers reach the job as unsafe strings (integers as numbers), the
+    # job template's own extra vars as plain YAML.
+    survey = {"build_guest_select": "[?name=='fleet-d' || name=='fleet-broken']", "build_guest_cloud": "",
+              "build_guest_host_group": "trove_image_builders", "build_guest_force": "false",
+              "build_guest_replan": "true"}
+    template = {"build_guest_images": [entry(name) for name in IMAGES] + [broken_entry(fleet.folder)],
+                "build_guest_output_dir": OUTPUT, "build_guest_report_dir": str(fleet.report_dir)}
+    lines = [f"{key}: {_unsafe(value)}" for key, value in survey.items()]
+    lines += ["build_guest_builds_per_host: 1", "publish_keep: 3"]
+    lines += [f"{key}: {json.dumps(value)}" for key, value in template.items()]
+    (job / "env" / "extravars").write_text("\n".join(lines) + "\n")
+    (job / "env" / "envvars").write_text(yaml.safe_dump({
+        "ANSIBLE_COLLECTIONS_PATH": fleet.env["ANSIBLE_COLLECTIONS_PATH"], "ANSIBLE_NOCOLOR": "1"}))
+    runner = pathlib.Path(fleet.env["PATH"].split(":")[0]) / "ansible-runner"
+    proc = subprocess.run([str(runner), "run", str(job), "-p", "playbooks/build_guest.yml", "--ident", "job1"],
+                          env=fleet.env, capture_output=True, text=True, timeout=1800, check=False)
+    assert proc.returncode != 0, "the job passed although fleet-broken failed"
+    assert (job / "artifacts" / "job1" / "status").read_text().strip() == "failed"
+    events = [json.loads(path.read_text())
+              for path in sorted((job / "artifacts" / "job1" / "job_events").glob("*.json"),
+                                 key=lambda p: int(p.name.split("-")[0]))]
+    stdout = " ".join(" ".join(event.get("stdout", "") for event in events).split())
+    assert "fleet-d -> b2 (affinity: b2 holds its last build" in stdout, stdout[-3000:]
+    assert "[dib_image fleet-broken]" in stdout, "no per-image progress line in the job events"
+    assert f"see {fleet.report_dir}/build-report.md" in stdout
+    (stats,) = [event for event in events if event.get("event") == "playbook_on_stats"]
+    artifact = stats["event_data"]["artifact_data"]
+    results = {r["name"]: r for r in artifact["build_guest_results"]}
+    assert (results["fleet-d"]["status"], results["fleet-d"]["build_host"]) == ("reused", "b2")
+    assert results["fleet-d"]["glance_image_id"] is None
+    assert results["fleet-broken"]["status"] == "failed"
+    assert artifact["build_guest_report_path"] == str(fleet.report_dir / "build-report.json")
