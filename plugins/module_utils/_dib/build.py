@@ -39,7 +39,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils._dib import abandoned, validate
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib import abandoned, base_cache, validate
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.argv import (
     build_argv,
     build_environment,
@@ -79,6 +79,7 @@ from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.outputs im
     prune_unaccounted,
     publish,
 )
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.phases import phase_durations
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.progress import (
     LogFollower,
     new_state,
@@ -339,12 +340,24 @@ def _locked_build(
         except LockTimeout as exc:
             raise BuildError(str(exc), lock_path=cache.path, holder_pid=exc.holder_pid) from exc
         try:
-            images = _build(request, dib_command, resolved, lock, make_record, heartbeat)
+            base = base_cache.plan(
+                environment=request.environment, resolved_elements=resolved, arch=request.arch,
+                cache_dir=cache_dir_for(request.cache_dir, request.environment), dib_version=result["dib_version"],
+                debootstrap_version=base_cache.tool_version(),
+                debootstrap_element_sha256=components["element_content"].get("debootstrap", ""),
+            )
+            try:
+                images = _build(request, dib_command, resolved, lock, make_record, heartbeat, base.environment)
+            except BaseException:
+                base_cache.abandon(base)
+                raise
+            base_cache.commit(base)
         finally:
             cache.release()
     finally:
         lock.release()
-    result.update(changed=True, built=True, images=images, duration=round(time.time() - started, 3))
+    result.update(changed=True, built=True, images=images, duration=round(time.time() - started, 3),
+                  base_cache=base.as_result(), phases=_phases_of(log_path_for(dest, name)))
     return result
 
 
@@ -355,6 +368,7 @@ def _build(
     lock: ImageLock,
     make_record: Callable[[list[dict[str, Any]], float], dict[str, Any]],
     heartbeat: Heartbeat,
+    cache_environment: dict[str, str],
 ) -> list[dict[str, Any]]:
     name, dest = request.name, request.dest
     prune_unaccounted(dest, name)
@@ -376,6 +390,7 @@ def _build(
         dib_command=dib_command, element_paths=request.element_paths, environment=request.environment,
         inputs=request.inputs, tmp_dir=tmp_dir, cache_dir=request.cache_dir,
     )
+    env.update(cache_environment)
 
     guardian = start_guardian(work_dir, dib_log, final_log, status, [] if lock.fd is None else [lock.fd],
                               note=abandoned.note_path(dest, name), heartbeat=heartbeat.path)
@@ -449,6 +464,15 @@ def _build(
         with contextlib.suppress(OSError):
             os.unlink(status)
         guardian.release()
+
+
+def _phases_of(log_path: str) -> dict[str, float]:
+    """Seconds per DIB phase of the build whose log this is ({} when it cannot be read)."""
+    try:
+        with open(log_path, encoding="utf-8", errors="replace") as handle:
+            return phase_durations(handle.read())
+    except OSError:
+        return {}
 
 
 def _wait(proc: subprocess.Popen[bytes], deadline: float, heartbeat: Heartbeat, follower: LogFollower) -> int | None:

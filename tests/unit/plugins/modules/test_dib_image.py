@@ -452,7 +452,7 @@ def test_argument_spec_matches_documentation():
         assert sorted(doc[name].get("choices") or []) == sorted(option.get("choices") or []), name
     returns = set(yaml.safe_load(dib_image.RETURN))
     assert returns == {"images", "fingerprint", "duration", "log_path", "dib_version", "resolved_elements", "built",
-                       "reason", "changed_inputs", "previous_build"}
+                       "reason", "changed_inputs", "previous_build", "phases", "base_cache"}
 
 
 def test_silent_controller_stops_the_build_and_leaves_a_note(dib, tmp_path):
