@@ -178,6 +178,7 @@ class AbandonedThenRebuilt:
     async_result: pathlib.Path
     note: dict
     old_record_kept: bool
+    outputs_after_kill: list
     rerun: object
 
 
@@ -234,8 +235,10 @@ def abandoned_then_rebuilt(base_image, ansible_env, run_playbook, build_session_
     note = json.loads(note_file.read_text()) if note_file.exists() else {}
     # The last good build's record is untouched (its image is pruned here: the copied record names the base's path).
     old_record_kept = (out / f"{BASE_IMAGE_NAME}.fingerprint.json").read_bytes() == record
+    outputs_after_kill = [str(p) for p in out.glob(f"{BASE_IMAGE_NAME}.qcow2*")]
     rerun = run_playbook("build_guest.yml", extra_vars)
-    return AbandonedThenRebuilt(out, leftovers, stopped_after, async_result, note, old_record_kept, rerun)
+    return AbandonedThenRebuilt(out, leftovers, stopped_after, async_result, note, old_record_kept,
+                                outputs_after_kill, rerun)
 
 
 def test_killed_playbook_stops_its_build_within_a_minute(abandoned_then_rebuilt):
@@ -248,7 +251,7 @@ def test_killed_playbook_stops_its_build_within_a_minute(abandoned_then_rebuilt)
     assert state.note["phase"] == "install.d"
     # No half-built output: the last good build's fingerprint record is as it was.
     assert state.old_record_kept
-    assert not list(state.out.glob(f"{BASE_IMAGE_NAME}.qcow2*"))
+    assert state.outputs_after_kill == []
 
 
 def test_changed_environment_rebuilds(abandoned_then_rebuilt, base_image):
