@@ -62,7 +62,7 @@ class Fleet:
         argv = ["ansible-playbook", "-i", str(inventory), playbook or str(REPO / "playbooks" / "build_guest.yml"),
                 "-e", f"@{vars_file}"] + (["--check"] if check else [])
         proc = subprocess.run(argv, env=self.env, cwd=str(self.folder), capture_output=True, text=True,
-                              timeout=1800, check=False)
+                              timeout=3600, check=False)
         report_path = self.report_dir / "build-report.json"
         report = json.loads(report_path.read_text()) if report_path.is_file() else None
         return proc.returncode, proc.stdout + proc.stderr, report
@@ -80,7 +80,9 @@ class Fleet:
         """Publishing runs on the build hosts: give them a Python with openstacksdk (made once, kept)."""
         venv = pathlib.Path(BASE_DIR) / "build-host-python"
         python = venv / "bin" / "python"
-        if subprocess.run([str(python), "-c", "import openstack"], capture_output=True, check=False).returncode:
+        usable = python.exists() and subprocess.run([str(python), "-c", "import openstack"], capture_output=True,
+                                                   check=False).returncode == 0
+        if not usable:
             subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True, capture_output=True)
             subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "openstacksdk"],
                            check=True, capture_output=True, timeout=900)
