@@ -90,3 +90,16 @@ def test_check_mode_would_build_is_counted_as_such():
     assert document["summary"] == {"built": 0, "reused": 1, "failed": 0, "would_build": 1}
     text = build_report.render_markdown(document)
     assert "0 built, 1 reused, 0 failed, 1 would build (check mode)." in text
+
+
+def test_markdown_shows_the_verification_of_each_row():
+    passed = dict(build_report.report_row(BUILT, "good", "h"),
+                  verify={"result": "passed", "accelerator": "tcg", "times": {"first_answer": 76.4}})
+    failed = dict(build_report.report_row(BUILT, "bad", "h"), verify={"result": "failed", "step": "agent-rpc"})
+    plain = build_report.report_row(BUILT, "plain", "h")
+    text = build_report.render_markdown(build_report.report([passed, failed, plain], generated_at="T"))
+    assert "| duration | verify |" in text
+    lines = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith("| ")}
+    assert lines["| good"].endswith("| passed (tcg, first answer 76 s) |")
+    assert lines["| bad"].endswith("| failed at agent-rpc |")
+    assert lines["| plain"].endswith("| - |")
