@@ -144,6 +144,8 @@ def verify(request: VerifyRequest, check_mode: bool = False,
         "volume_gib": request.volume_gib,
         "timeout": state.get("timeout"),
         "broker": "given" if request.broker else "private",
+        "trove_defaults": state.get("trove_defaults"),
+        "console_log": state.get("console_log"),
         "datastore_manager": request.datastore_manager,
         "datastore_version": request.datastore_version,
         "verified_at": _now(),
@@ -207,6 +209,7 @@ def _verify(request: VerifyRequest, masker: Masker, timeline: Timeline, state: d
         except trove_client.TroveClientError as error:
             raise VerifyFailed("user-data", masker(f"Trove's taskmanager code could not make the guest's "
                                                    f"user-data: {error}")) from None
+        state["trove_defaults"] = injected.get("defaults")
         drive = configdrive.build(os.path.join(workdir, "config-drive.iso"), guest_id, injected["user_data"])
 
         forward = qemu.guestfwd(*BROKER_IN_GUEST, host, port)
@@ -235,9 +238,22 @@ def _verify(request: VerifyRequest, masker: Masker, timeline: Timeline, state: d
             plane.stop()
         if guest is not None:
             guest.stop()
+            state["console_log"] = _keep_console(request, guest, masker)
         if node is not None:
             node.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _keep_console(request: VerifyRequest, guest: qemu.Guest, masker: Masker) -> str:
+    """The guest's whole serial console beside the image (``<image>.verify.console.log``), secrets masked."""
+    path = os.path.splitext(request.image)[0] + ".verify.console.log"
+    try:
+        with open(path + ".tmp", "w", encoding="utf-8") as handle:
+            handle.write(masker(console.plain(guest.console())))
+        os.replace(path + ".tmp", path)
+    except OSError:
+        return ""
+    return path
 
 
 def _check_broker(python: str, venv: str, host: str, port: int, user: str, vhost: str, url: str,
