@@ -131,7 +131,7 @@ options:
     type: str
     default: python3
   guest_config_extra:
-    description: More sections and options of C(trove-guestagent.conf), as C({section: {option: value}}).
+    description: "More sections and options of C(trove-guestagent.conf): C({section: {option: value}})."
     type: dict
     default: {}
   work_dir:
@@ -196,6 +196,10 @@ step:
 console_tail:
   description: The end of the guest's serial console.
   returned: when verified
+  type: str
+console_log:
+  description: The guest's whole serial console, kept beside the image as C(<image>.verify.console.log).
+  returned: when the image was booted
   type: str
 agent_errors:
   description: The agent's last error lines on the console.

@@ -154,7 +154,8 @@ def verify(request: VerifyRequest, check_mode: bool = False,
     record.write(request.record_path, data)
     out: dict[str, Any] = {"changed": True, "result": result, "record": data, "record_path": request.record_path,
                            "msg": msg, "console_tail": masker(state.get("console_tail", "")),
-                           "agent_errors": [masker(line) for line in state.get("agent_errors", [])]}
+                           "agent_errors": [masker(line) for line in state.get("agent_errors", [])],
+                           "console_log": state.get("console_log") or ""}
     if result == record.RESULT_FAILED:
         out["step"] = step
         out["failed"] = request.mode == "required"
