@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import re
 
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+ANSI = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|[@-Z\\-_])")
+# systemd's progress spinner ("[***   ] Job docker.service/start running (10min 53s / no limit)").
+SPINNER = re.compile(r"^\s*\[[ *]+\] (A start job is running for|A stop job is running for|Job) ")
 KERNEL_STARTED = re.compile(r"Linux version \d")
 CLOUD_INIT_DONE = re.compile(r"Cloud-init v\. \S+ finished at")
 # oslo.messaging's INFO line when the agent's RPC server reached the broker.
@@ -29,8 +31,14 @@ def plain(text: str) -> str:
 
 
 def tail(text: str, lines: int = 40) -> str:
-    """The last ``lines`` lines of the plain console."""
-    return "\n".join(plain(text).splitlines()[-lines:])
+    """The last ``lines`` lines of the plain console; a run of systemd spinner lines counts as its last one."""
+    kept: list[str] = []
+    for line in plain(text).splitlines():
+        if kept and SPINNER.search(line) and SPINNER.search(kept[-1]):
+            kept[-1] = line
+        else:
+            kept.append(line)
+    return "\n".join(kept[-lines:])
 
 
 def agent_errors(text: str, lines: int = 15) -> list[str]:

@@ -31,3 +31,12 @@ def test_agent_errors_are_the_agent_error_lines_and_cloud_init_refusals():
 
 def test_tail_keeps_the_last_lines():
     assert console.tail(CONSOLE, 1).endswith("Unknown user or group ubuntu")
+
+
+def test_spinner_runs_and_cursor_codes_do_not_fill_the_tail():
+    spinning = "".join(f"\x1bM\x1b[K[{'*' * (i % 3 + 1):<6}] Job docker.service/start running ({i}s / no limit)\r\n"
+                       for i in range(50))
+    text = "[  OK  ] Started a.\r\n" + spinning + "[  OK  ] Started docker.service.\r\n"
+    assert console.tail(text, 3).splitlines() == [
+        "[  OK  ] Started a.", "[**    ] Job docker.service/start running (49s / no limit)",
+        "[  OK  ] Started docker.service."]
