@@ -189,7 +189,7 @@ record_path:
   type: str
 step:
   description:
-    - The step that failed (C(tools), C(trove-client), C(broker), C(user-data), C(boot), C(cloud-init),
+    - The step that failed (C(input), C(image), C(tools), C(trove-client), C(broker), C(user-data), C(boot), C(cloud-init),
       C(agent-rpc), C(filesystem-stats)).
   returned: when result is failed
   type: str
@@ -231,7 +231,7 @@ def main() -> None:
     try:
         request = VerifyRequest.from_params(module.params, default_cache_dir())
     except VerifyInputError as error:
-        module.fail_json(msg=str(error))
+        module.fail_json(msg=str(error), result="failed", step="input")
     try:
         result = verify(request, check_mode=module.check_mode)
     except VerifyFailed as error:

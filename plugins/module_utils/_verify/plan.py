@@ -78,10 +78,12 @@ def plan(build_rows: Sequence[Mapping[str, Any]], specs: Sequence[Mapping[str, A
 def summary(result: Mapping[str, Any]) -> dict[str, Any]:
     """The part of a ``guest_verify`` result a report row keeps (no console, no secret)."""
     record = result.get("record") or {}
+    # Under failed_when: false a failed task's ``failed`` is False; the module's own ``result`` says it.
+    outcome = result.get("result") or ("failed" if result.get("failed") or result.get("msg") else "skipped")
     return {
-        "result": result.get("result") or ("failed" if result.get("failed") else None),
+        "result": outcome,
         "step": result.get("step") or record.get("step") or "",
-        "message": str(result.get("msg") or "") if result.get("result") == "failed" or result.get("failed") else "",
+        "message": str(result.get("msg") or "") if outcome == "failed" else "",
         "record_path": result.get("record_path"),
         "accelerator": record.get("accelerator"),
         "trove_version": record.get("trove_version"),
