@@ -189,8 +189,8 @@ record_path:
   type: str
 step:
   description:
-    - The step that failed (C(input), C(image), C(tools), C(trove-client), C(broker), C(user-data), C(boot), C(cloud-init),
-      C(agent-rpc), C(filesystem-stats)).
+    - The step that failed (C(input), C(image), C(tools), C(trove-client), C(broker), C(user-data), C(boot),
+      C(cloud-init), C(agent-rpc), C(filesystem-stats)).
   returned: when result is failed
   type: str
 console_tail:
