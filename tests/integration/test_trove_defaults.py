@@ -144,8 +144,9 @@ def test_plain_debian_without_agent_fails_verify_in_time_and_is_not_published(
          "vars": {"publish_cloud": cloud_config.admin_cloud,
                   "publish_images": "{{ verify_results | rejectattr('status', 'equalto', 'failed') | list }}",
                   "publish_specs": [spec]}},
-        {"name": "Show the rows", "ansible.builtin.copy": {"content": "{{ verify_results | to_json }}",
-                                                         "dest": str(tmp_path / "rows.json"), "mode": "0644"}},
+        {"name": "Show the rows",
+         "ansible.builtin.copy": {"content": "{{ verify_results | to_json }}", "dest": str(tmp_path / "rows.json"),
+                                  "mode": "0644"}},
     ])
     started = time.monotonic()
     run = run_playbook(playbook, {}, env_extra=cloud_config.env, timeout=1800)
