@@ -37,7 +37,8 @@ from typing import Any
 
 
 def _emit(**fields: Any) -> None:
-    print(json.dumps({"t": time.time(), **fields}), flush=True)
+    sys.stdout.write(json.dumps({"t": time.time(), **fields}) + "\n")
+    sys.stdout.flush()
 
 
 def taskmanager_files(request: dict[str, Any]) -> dict[str, Any]:
@@ -149,9 +150,9 @@ def main(argv: list[str]) -> int:
         return 0
     if argv[1] == "control-plane":
         return control_plane(request)
-    print(f"unknown command {argv[1]!r}", file=sys.stderr)
+    sys.stderr.write(f"unknown command {argv[1]!r}\n")
     return 2
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    raise SystemExit(main(sys.argv))
