@@ -160,10 +160,13 @@ def test_plain_debian_without_agent_fails_verify_in_time_and_is_not_published(
     assert "the guest agent never answered" in verify["message"], verify["message"]
     assert f"within {FAIL_TIMEOUT} s" in verify["message"]
     assert "--- serial console (tail) ---" in verify["message"]
-    # The bound holds: boot, timeout, a little cleanup (plus the one-off client venv when it was not cached).
-    assert elapsed < FAIL_TIMEOUT + 300, elapsed
     record = json.loads((base_image.output_dir / f"{row['name']}.verify.json").read_text())
     assert record["result"] == "failed" and record["step"] == verify["step"]
+    # The bound holds: the private broker, Trove's user-data, the boot, the timeout, the cleanup.
+    assert record["timeout"] == FAIL_TIMEOUT
+    assert record["duration"] < FAIL_TIMEOUT + 180, record["duration"]
+    print(f"\nplain image: verify failed at {record['step']} after {record['duration']} s "
+          f"(whole playbook {elapsed:.0f} s)")
     conn = cloud_config.connect(cloud_config.admin_cloud)
     assert [i.id for i in conn.image.images() if i.name == row["name"]] == []
     assert sha256(base_image.qcow2) == row["outputs"][0]["sha256"]
@@ -186,6 +189,9 @@ def test_broker_refusing_the_guest_user_is_named_before_the_boot(base_image, rab
     out = " ".join(run.output.split())
     assert f"the broker at 127.0.0.1:{rabbitmq.port} refused the guest's user '{account.user}'" in out, out[-3000:]
     assert "ACCESS_REFUSED" in out
-    assert "qemu" not in " ".join(p for p in _own_leftovers())
     assert wrong not in run.output and account.password not in run.output
     assert time.monotonic() - started < 300
+    # Refused before the long work: nothing booted.
+    record = json.loads(base_image.qcow2.with_suffix(".verify.json").read_text())
+    assert record["step"] == "broker" and record["times"] == {} and record["console_log"] is None, record
+    assert record["duration"] < 60, record

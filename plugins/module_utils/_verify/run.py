@@ -270,7 +270,8 @@ def _check_broker(python: str, venv: str, host: str, port: int, user: str, vhost
         raise VerifyFailed("broker", masker(f"could not log in to the broker at {where}: {error}")) from None
     if not answer.get("ok"):
         raise VerifyFailed("broker", masker(
-            f"the broker at {where} refused the guest's user {user!r} on vhost {vhost!r}: {answer.get('error')}. "
+            f"the broker at {where} refused the guest's user {user!r} on vhost {vhost!r}: "
+            f"{str(answer.get('error')).rstrip('.')}. "
             "The guest would log in with the same account and never answer: fix the user, password, vhost or "
             "permissions of broker_url"))
 
