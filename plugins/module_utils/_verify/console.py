@@ -17,8 +17,11 @@ ANSI = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|[@-Z\\-_])")
 SPINNER = re.compile(r"^\s*\[[ *]+\] (A start job is running for|A stop job is running for|Job) ")
 KERNEL_STARTED = re.compile(r"Linux version \d")
 CLOUD_INIT_DONE = re.compile(r"Cloud-init v\. \S+ finished at")
-# oslo.messaging's INFO line when the agent's RPC server reached the broker.
-AGENT_CONNECTED = re.compile(r"trove-guestagent\[\d+\]: .*Connected to AMQP server on")
+# The agent's RPC server is being started: its manager's last start-up line (the module drivers are
+# loaded in the manager's constructor, right before the RPC service starts), or oslo.messaging's line
+# when the broker connection is logged. Trove 26 logs no line once the server consumes.
+AGENT_CONNECTED = re.compile(
+    r"trove-guestagent\[\d+\]: .*(Connected to AMQP server on|Loaded module driver: ping)")
 AGENT_LINE = re.compile(r"trove-guestagent(\[\d+\])?:")
 AGENT_ERROR = re.compile(
     r"ERROR|CRITICAL|Traceback|Exception|Error:|ACCESS_REFUSED|not started|is missing|Unknown user or group")

@@ -40,3 +40,9 @@ def test_spinner_runs_and_cursor_codes_do_not_fill_the_tail():
     assert console.tail(text, 3).splitlines() == [
         "[  OK  ] Started a.", "[**    ] Job docker.service/start running (49s / no limit)",
         "[  OK  ] Started docker.service."]
+
+
+def test_the_agent_start_line_of_trove_26_marks_rpc_up():
+    line = ("[ 1090.59] trove-guestagent[717]: 2026-12-03 09:57:41.705 717 INFO "
+            "trove.guestagent.module.driver_manager [-] Loaded module driver: ping\r\n")
+    assert console.AGENT_CONNECTED.search(console.plain(line))
