@@ -180,6 +180,19 @@ def _cell(value: object) -> str:
     return str(value if value not in (None, "") else "-").replace("|", "\\|").replace("\n", " ")
 
 
+def _verify(value: object) -> str:
+    """The verify column: result, accelerator and the boot-to-first-answer time (or the failed step)."""
+    if not isinstance(value, Mapping) or not value.get("result"):
+        return "-"
+    text = str(value["result"])
+    if value.get("step") and text == "failed":
+        text += f" at {value['step']}"
+    times = value.get("times") or {}
+    if value.get("accelerator") and isinstance(times.get("first_answer"), (int, float)):
+        text += f" ({value['accelerator']}, first answer {times['first_answer']:.0f} s)"
+    return text
+
+
 def render_markdown(document: Mapping[str, Any]) -> str:
     """The report for people: a summary line and one table row per output."""
     summary = document.get("summary", {})
@@ -193,8 +206,8 @@ def render_markdown(document: Mapping[str, Any]) -> str:
                   if summary.get(status))
         + (f", {summary[STATUS_WOULD_BUILD]} would build (check mode)." if summary.get(STATUS_WOULD_BUILD) else "."),
         "",
-        "| image | build host | status | reason | fingerprint | output | format | size | sha256 | duration |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| image | build host | status | reason | fingerprint | output | format | size | sha256 | duration | verify |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in document.get("images", []):
         fingerprint = row.get("fingerprint") or ""
@@ -217,6 +230,7 @@ def render_markdown(document: Mapping[str, Any]) -> str:
                         _size(output.get("size")),
                         sha256[:16],
                         _duration(row.get("duration")),
+                        _verify(row.get("verify")),
                     )
                 )
                 + " |"

@@ -30,17 +30,6 @@ _KERNEL_STARTED = re.compile(r"Linux version \d")
 _accel_verdict = None  # "kvm" or "tcg" once known
 
 
-def guestfwd_to_loopback(guest_addr, guest_port, host_port):
-    """``-nic user`` option: the guest's ``guest_addr:guest_port`` reaches the host's ``127.0.0.1:host_port``.
-
-    A ``cmd:`` forward (one socat per guest connection): a ``tcp:`` forward
-    opens ONE host connection when qemu starts, which a broker closes after
-    its handshake timeout, long before the guest connects. Works with
-    ``restrict=on`` (the guest reaches nothing else).
-    """
-    return f"guestfwd=tcp:{guest_addr}:{int(guest_port)}-cmd:socat STDIO TCP:127.0.0.1:{int(host_port)}"
-
-
 class BootError(AssertionError):
     """The guest did not show what was expected; the message ends with the console tail."""
 

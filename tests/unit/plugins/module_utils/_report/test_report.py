@@ -146,3 +146,16 @@ def test_plan_rows_count_and_show_with_their_reason_and_the_plan_section():
     assert "- **b** on builder3: builder3 could not build: ssh refused; no healthy build host fits" in markdown
     assert "| a | builder1 | affinity: builder1 holds its last build |" in markdown
     assert not build_report.same_report(document, build_report.report(rows, generated_at="t"))
+
+
+def test_markdown_shows_the_verification_of_each_row():
+    passed = dict(build_report.report_row(BUILT, "good", "h"),
+                  verify={"result": "passed", "accelerator": "tcg", "times": {"first_answer": 76.4}})
+    failed = dict(build_report.report_row(BUILT, "bad", "h"), verify={"result": "failed", "step": "agent-rpc"})
+    plain = build_report.report_row(BUILT, "plain", "h")
+    text = build_report.render_markdown(build_report.report([passed, failed, plain], generated_at="T"))
+    assert "| duration | verify |" in text
+    lines = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith("| ")}
+    assert lines["| good"].endswith("| passed (tcg, first answer 76 s) |")
+    assert lines["| bad"].endswith("| failed at agent-rpc |")
+    assert lines["| plain"].endswith("| - |")

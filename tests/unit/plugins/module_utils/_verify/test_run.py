@@ -1,0 +1,64 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The decisions of verify() that come before any boot: skip, reuse, check mode, bad input, missing tools."""
+
+import pytest
+
+from ansible_collections.dbaas.guest_images.plugins.module_utils._verify import qemu, record, run
+from ansible_collections.dbaas.guest_images.plugins.module_utils._verify import request as req
+
+
+def make(tmp_path, **over):
+    image = tmp_path / "img.qcow2"
+    image.write_bytes(b"QFI\xfb" + b"\0" * 100)
+    values = {name: spec.get("default") for name, spec in req.argument_spec().items()}
+    values.update(image=str(image), datastore_manager="mysql", datastore_version="8.0", fingerprint="fp")
+    values.update(over)
+    return req.VerifyRequest.from_params(values, str(tmp_path / "cache"))
+
+
+def test_skip_does_nothing(tmp_path):
+    result = run.verify(make(tmp_path, mode="skip"))
+    assert result["result"] == "skipped" and result["changed"] is False
+    assert not (tmp_path / "img.verify.json").exists()
+
+
+def test_a_matching_record_is_reused_without_a_boot(tmp_path, monkeypatch):
+    request = make(tmp_path)
+    record.write(request.record_path, {"result": "passed", "fingerprint": "fp", "sha256": "",
+                                       "trove_version": request.trove_version, "verified_at": "T"})
+    monkeypatch.setattr(run, "_verify", lambda *a: pytest.fail("booted although the record matches"))
+    result = run.verify(request)
+    assert result["result"] == "reused" and result["changed"] is False
+
+
+def test_check_mode_predicts_a_verification(tmp_path, monkeypatch):
+    monkeypatch.setattr(run, "_verify", lambda *a: pytest.fail("booted in check mode"))
+    result = run.verify(make(tmp_path, fingerprint="other"), check_mode=True)
+    assert result["result"] == "would_verify" and result["changed"] is True
+    assert "no verification record" in result["msg"]
+
+
+def test_a_missing_image_is_refused_before_anything_runs(tmp_path):
+    request = make(tmp_path)
+    (tmp_path / "img.qcow2").unlink()
+    with pytest.raises(run.VerifyFailed) as error:
+        run.verify(request)
+    assert error.value.step == "image"
+    assert "does not exist" in str(error.value)
+
+
+def test_missing_tools_fail_the_tools_step_and_are_recorded(tmp_path, monkeypatch):
+    monkeypatch.setattr(qemu, "missing_tools", lambda: ["socat"])
+    result = run.verify(make(tmp_path))
+    assert result["result"] == "failed" and result["failed"] is True and result["step"] == "tools"
+    assert "lacks socat" in result["msg"]
+    saved = record.read(str(tmp_path / "img.verify.json"))
+    assert saved["result"] == "failed" and saved["step"] == "tools" and saved["fingerprint"] == "fp"
+    warned = run.verify(make(tmp_path, mode="warn"))
+    assert warned["failed"] is False and "mode warn" in warned["warning"]
+
+
+def test_the_masker_hides_every_secret():
+    masker = run.Masker()
+    masker.add("s3cret")
+    assert masker("rabbit://u:s3cret@h") == "rabbit://u:********@h"
