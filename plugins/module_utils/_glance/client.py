@@ -59,12 +59,13 @@ class GlanceClient:
         self.warn: Callable[[str], Any] = warn or (lambda msg: None)
 
     def _call(self, method: str, path: str, idempotent: bool = True, ok: Iterable[int] = (200, 201, 204),
-              **kwargs: Any) -> Any:
+              timeout: float | None = None, **kwargs: Any) -> Any:
         accepted = tuple(ok)
+        seconds = self.timeout if timeout is None else timeout
 
         def once() -> Any:
             response = self.conn.image.request(path, method, raise_exc=False, connect_retries=0,
-                                               timeout=self.timeout, **kwargs)
+                                               timeout=seconds, **kwargs)
             if response.status_code not in accepted:
                 raise HttpStatusError(method, path, response.status_code, response_detail(response))
             return response
@@ -116,9 +117,11 @@ class GlanceClient:
                                            headers={"Content-Type": PATCH_CONTENT_TYPE}).json()
         return image
 
-    def delete(self, image_id: str) -> None:
+    def delete(self, image_id: str, once: bool = False, timeout: float | None = None) -> None:
+        """Delete an image (gone already is fine). ``once``: a single try, whose socket operations wait
+        at most ``timeout`` seconds (the caller has its own patience, e.g. cleaning up after a failure)."""
         try:
-            self._call("DELETE", "/images/" + image_id)
+            self._call("DELETE", "/images/" + image_id, idempotent=not once, timeout=timeout)
         except HttpStatusError as exc:
             if exc.status_code != 404:
                 raise
