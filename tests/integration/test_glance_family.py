@@ -84,8 +84,8 @@ def test_outage_longer_than_timeout_is_cleaned_by_the_rerun_and_only_ours(
     assert re.fullmatch(r".+:\d+", left[MARKER]), left[MARKER]
 
     # An operator's record of the same family and name, without data: not ours, it must stay.
-    response = member.image.post("/images", json={"name": family, "disk_format": "qcow2",
-                                                   "container_format": "bare", "tags": [f"family:{family}"]})
+    record = {"name": family, "disk_format": "qcow2", "container_format": "bare", "tags": [f"family:{family}"]}
+    response = member.image.post("/images", json=record)
     response.raise_for_status()
     operators = response.json()["id"]
 
@@ -165,8 +165,8 @@ def openstack_cli():
     return str(ensure_venv("bench-openstackclient", OSC_REQUIREMENTS) / "bin" / "openstack")
 
 
-def test_unique_names_in_a_family_each_found_by_openstack_image_show(run_module, member, cloud_config, openstack_cli,
-                                                                      tmp_path):
+def test_unique_names_in_a_family_each_found_by_openstack_image_show(
+        run_module, member, cloud_config, openstack_cli, tmp_path):
     family = unique("names")
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
     files = [make_qcow2(tmp_path, f"{family}-{n}", mib=1) for n in range(4)]

@@ -93,10 +93,9 @@ class HashingReader:
         self._queue: queue.Queue[bytes | None] | None = queue.Queue(self.QUEUE_BLOCKS) if threaded else None
         self._worker: threading.Thread | None = None
 
-    def _hash_blocks(self) -> None:
-        assert self._queue is not None
+    def _hash_blocks(self, blocks: queue.Queue[bytes | None]) -> None:
         while True:
-            block = self._queue.get()
+            block = blocks.get()
             if block is None:
                 return
             self._hash.update(block)
@@ -106,7 +105,7 @@ class HashingReader:
             self._hash.update(block)
             return
         if self._worker is None:
-            self._worker = threading.Thread(target=self._hash_blocks, name="hash", daemon=True)
+            self._worker = threading.Thread(target=self._hash_blocks, args=(self._queue,), name="hash", daemon=True)
             self._worker.start()
         self._queue.put(block)
 
