@@ -117,7 +117,9 @@ options:
       - Name of the image family, for example
         C(trove-mysql-8.0-debian-12). The image gets the tag
         C(family:<family>); an image of the family that holds the same data
-        is reused (and renamed to O(name)), and O(keep) rotates the family.
+        is reused (and renamed to O(name)) when it is the family's newest
+        active image (else the data is published again, see the rollback
+        above), and O(keep) rotates the family.
     type: str
   unique_name:
     description:
