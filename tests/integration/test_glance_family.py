@@ -169,6 +169,8 @@ def test_unique_names_in_a_family_each_found_by_openstack_image_show(
         run_module, member, cloud_config, openstack_cli, tmp_path):
     family = unique("names")
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    # The member user may not list Trove's datastore versions, and with Trove in the catalog rotation then
+    # (rightly) deletes nothing; this test is about names, so it does not ask Trove.
     files = [make_qcow2(tmp_path, f"{family}-{n}", mib=1) for n in range(4)]
 
     # An image published before unique names: plain name; without unique_name a repeat is warned about.
@@ -178,7 +180,7 @@ def test_unique_names_in_a_family_each_found_by_openstack_image_show(
     rc, repeat = run_module("glance_image", {"name": family, "filename": str(files[1]), "family": family}, env=env)
     assert rc == 0 and warned(repeat, "cannot tell them apart"), repeat
 
-    args = {"name": family, "family": family, "unique_name": True, "keep": 3}
+    args = {"name": family, "family": family, "unique_name": True, "keep": 3, "check_trove": False}
     # The same bytes as the newest, now with unique_name: the image is renamed after its creation time.
     rc, renamed = run_module("glance_image", dict(args, filename=str(files[1])), env=env)
     assert rc == 0 and renamed["uploaded"] is False and renamed["updated"] == ["name"], renamed
