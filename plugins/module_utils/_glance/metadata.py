@@ -34,6 +34,9 @@ STALE_FOREIGN_UPLOAD = 3600
 # Statuses of a record whose data is not (or not yet) usable.
 UNFINISHED_STATUSES = frozenset(["queued", "saving", "uploading", "importing", "killed"])
 
+# Python 3.9 has no datetime.UTC.
+UTC = datetime.timezone(datetime.timedelta(0))
+
 # ``<name>-<UTC creation time>``: the unique name of an image within its family (option unique_name).
 UNIQUE_SUFFIX = re.compile(r"-(\d{14})$")
 
@@ -171,7 +174,7 @@ def created_stamp(created_at: str | None, now: datetime.datetime | None = None) 
         digits = re.sub(r"\D", "", str(created_at))[:14]
         if len(digits) == 14:
             return digits
-    moment = now or datetime.datetime.now(datetime.timezone.utc)
+    moment = now or datetime.datetime.now(UTC)
     return moment.strftime("%Y%m%d%H%M%S")
 
 
@@ -201,7 +204,7 @@ def stale_uploads(images: Iterable[Image], host: str, alive: Any, now: datetime.
     records of a task that may still be uploading, with the reason. Records without the marker are
     in neither list.
     """
-    moment = now or datetime.datetime.now(datetime.timezone.utc)
+    moment = now or datetime.datetime.now(UTC)
     stale: list[Image] = []
     busy: list[tuple[Image, str]] = []
     for image in images:
@@ -225,7 +228,7 @@ def stale_uploads(images: Iterable[Image], host: str, alive: Any, now: datetime.
 
 def _age_seconds(stamp: Any, now: datetime.datetime) -> float | None:
     try:
-        moment = datetime.datetime.strptime(str(stamp), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+        moment = datetime.datetime.strptime(str(stamp), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     except ValueError:
         return None
     return (now - moment).total_seconds()

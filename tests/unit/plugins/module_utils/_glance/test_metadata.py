@@ -101,7 +101,7 @@ def test_rotation_never_counts_nor_deletes_an_image_that_is_not_active():
 def test_unique_name_keeps_its_form_and_names_older_images_by_creation_time():
     import datetime
 
-    now = datetime.datetime(2026, 3, 4, 5, 6, 7, tzinfo=datetime.timezone.utc)
+    now = datetime.datetime(2026, 3, 4, 5, 6, 7, tzinfo=datetime.UTC)
     assert gm.unique_name("img", now=now) == "img-20260304050607"
     assert gm.unique_name("img", {"name": "img-20250101000000", "created_at": "2026-01-01T00:00:00Z"}) \
         == "img-20250101000000"
@@ -114,7 +114,7 @@ def test_unique_name_keeps_its_form_and_names_older_images_by_creation_time():
 def test_stale_uploads_are_ours_whose_task_is_gone():
     import datetime
 
-    now = datetime.datetime(2026, 1, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
+    now = datetime.datetime(2026, 1, 1, 12, 0, 0, tzinfo=datetime.UTC)
     marker = gm.UPLOAD_MARKER
     images = [
         _img("dead", "2026-01-01T11:59:00Z", status="saving", **{marker: "h1:100"}),
