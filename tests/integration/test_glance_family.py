@@ -151,12 +151,8 @@ def test_rollback_is_the_image_trove_selects_by_tags(run_module, trove, trove_ad
     assert set(images) == {second["image"]["id"], back["image"]["id"]}
     assert images[back["image"]["id"]]["os_hash_value"] == sha512(files["a"])
 
-    # Rolled back: publishing A once more changes nothing; B again is a roll forward, as loud.
+    # Rolled back: publishing A once more changes nothing.
     assert publish("a")["changed"] is False
-    time.sleep(1.1)
-    forward = publish("b")
-    assert forward["rolled_back"]["same_data_as"]["id"] == second["image"]["id"]
-    assert trove.selected_image(datastore, "8.0")["image_id"] == forward["image"]["id"]
 
 
 @pytest.fixture(scope="module")
