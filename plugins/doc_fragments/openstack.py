@@ -4,8 +4,7 @@
 
 class ModuleDocFragment:
     # Kept in step with OPENSTACK_ARGUMENT_SPEC in plugins/module_utils/_openstack/connection.py
-    # (a unit test compares the two). Names and meanings follow openstack.cloud so that
-    # playbooks and module_defaults written for it work here too.
+    # (a unit test compares the two).
     DOCUMENTATION = r"""
 options:
   cloud:
@@ -80,11 +79,35 @@ options:
       - Seconds to wait when O(wait=true).
     type: int
     default: 180
+  sdk_log_path:
+    description:
+      - Path of a file that receives openstacksdk's own log.
+    type: path
+  sdk_log_level:
+    description:
+      - Level of that log; V(DEBUG) adds every HTTP request (keystoneauth
+        masks passwords and hashes tokens in it).
+    type: str
+    choices: [INFO, DEBUG]
+    default: INFO
 requirements:
   - python >= 3.8
   - openstacksdk >= 1.0
 notes:
   - Modules of this collection that talk to OpenStack are in the action group
     C(dbaas.guest_images.openstack), so the connection options can be set once
-    per play with C(module_defaults).
+    per play with C(module_defaults) for C(group/dbaas.guest_images.openstack).
+  - "The connection options have the names, aliases, types and defaults of
+    openstack.cloud's (C(cloud), C(auth), C(auth_type), C(region_name),
+    C(interface)/C(endpoint_type), C(validate_certs)/C(verify),
+    C(ca_cert)/C(cacert), C(client_cert)/C(cert), C(client_key)/C(key),
+    C(api_timeout), C(wait), C(timeout), C(sdk_log_path), C(sdk_log_level)), so
+    the values a play gives C(group/openstack.cloud.openstack) can be given to
+    C(group/dbaas.guest_images.openstack) as they are, for example through a
+    YAML anchor. C(clouds.yaml) and the E(OS_*) variables are read as
+    openstack.cloud reads them."
+  - C(module_defaults) for C(group/openstack.cloud.openstack) do not reach these
+    modules - Ansible applies a group's defaults only to the modules the group's
+    own collection lists in its C(meta/runtime.yml) - and a play naming that group
+    is refused when openstack.cloud is not installed.
 """

@@ -164,6 +164,7 @@ def glance_publish_results(glance_results: Any) -> list[dict[str, Any]]:
         row = {
             "name": upload["name"],
             "image_id": image.get("id"),
+            "image_name": image.get("name"),
             "path": upload["filename"],
             "disk_format": upload["disk_format"],
             "trove_datastore": _text(upload.get("trove_datastore")),

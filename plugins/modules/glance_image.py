@@ -20,6 +20,23 @@ description:
   - A failed or interrupted upload deletes the image record it created, so no
     C(queued) or C(saving) image is left behind. Dropped connections and
     HTTP 502, 503 and 504 answers are retried with backoff (O(retries)).
+  - Every record the module creates carries the property
+    C(dbaas_guest_images_upload) (C(<host>:<pid>) of the task) from the
+    moment it exists. When Glance is unreachable for longer than O(timeout)
+    the record cannot be deleted; the task fails naming it, and the next run
+    of the same family (or name) deletes every unfinished (C(queued),
+    C(saving), C(killed), ...) record carrying that property whose task is
+    gone (on this host, its process ended; from another host, older than one hour),
+    and reports them in RV(cleaned). Unfinished images without the property
+    (an operator's own) are never touched, nor counted or deleted by rotation.
+  - Rollback. When an image of the family already holds the file's data but
+    is not the family's newest active image, the data is uploaded again as a
+    new image, because Trove (a datastore version registered with
+    C(image_tags)) launches the newest active image carrying the tags and
+    Glance's C(created_at) cannot change. The older copy is then deleted,
+    unless it is protected, used by a Trove datastore version or owned by
+    another project. RV(rolled_back) says which image was the newest before
+    and which one held the same data.
   - With O(keep), the O(keep) newest images of the family (or of the name) stay
     and older ones are deleted, except protected images and images a Trove
     datastore version still uses.
@@ -100,8 +117,22 @@ options:
       - Name of the image family, for example
         C(trove-mysql-8.0-debian-12). The image gets the tag
         C(family:<family>); an image of the family that holds the same data
-        is reused (and renamed to O(name)), and O(keep) rotates the family.
+        is reused (and renamed to O(name)) when it is the family's newest
+        active image (else the data is published again, see the rollback
+        above), and O(keep) rotates the family.
     type: str
+  unique_name:
+    description:
+      - Name each image of the O(family) C(<name>-<YYYYmmddHHMMSS>), its
+        creation time in UTC, so that every kept image has its own name and
+        C(openstack image show) finds each one. The family tag groups them.
+      - An image of the family that already holds the data keeps its name
+        when it has this form; an older one (named O(name) exactly) is renamed
+        to O(name) plus its own creation time.
+      - Requires O(family). When false and several images of the family share
+        one name, the task warns.
+    type: bool
+    default: false
   os_distro:
     description:
       - Sets the C(os_distro) property (libosinfo short name, for example
@@ -285,8 +316,33 @@ deleted:
   type: list
   elements: dict
   sample: [{id: 0f7a..., name: trove-guest-debian-12-mysql-8.0, created_at: "2026-01-01T00:00:00Z"}]
+cleaned:
+  description:
+    - Unfinished records (C(queued), C(saving), ...) an earlier run of this
+      collection left in the family, for example when Glance was down longer
+      than O(timeout); deleted by this run (to be deleted, in check mode).
+  returned: state=present
+  type: list
+  elements: dict
+  sample: [{id: 4e2b..., name: trove-guest-debian-12-mysql-8.0, status: saving, created_at: "2026-01-01T00:00:00Z"}]
+rolled_back:
+  description:
+    - Set when the file's data was held by an older image of the family than
+      its newest active one, and was therefore published again as the newest.
+      C(previous) is the image that was newest before (the one Trove picked by
+      tags), C(same_data_as) the older image holding the same data (deleted
+      unless protected or in use, see RV(deleted) and RV(spared)). Null
+      otherwise.
+  returned: state=present
+  type: dict
+  sample:
+    previous: {id: 9c1d..., name: trove-guest-debian-12-mysql-8.0-20260102030405, status: active}
+    same_data_as: {id: 0f7a..., name: trove-guest-debian-12-mysql-8.0-20260101030405, status: active}
 spared:
-  description: Old images rotation kept anyway, with the reason (protected, referenced, ...).
+  description:
+    - Old images rotation kept anyway, with the reason (protected, referenced,
+      not active, ...), and unfinished uploads of this collection that may
+      still be running.
   returned: always
   type: list
   elements: dict

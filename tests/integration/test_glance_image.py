@@ -15,7 +15,6 @@ import uuid
 
 import pytest
 from lib.digest import sha512
-from lib.openstack_services import CuttingProxy, add_region_endpoint
 
 
 def unique(prefix: str) -> str:
@@ -216,15 +215,6 @@ def test_new_content_same_name_uploads_and_rotates_with_protection(run_module, a
 
     # The protected image is not in the way of tests that run after this one.
     admin.image.update_image(protected_id, is_protected=False)
-
-
-@pytest.fixture(scope="module")
-def cut_region(keystone, glance):
-    """Region ``RegionCut``: the image endpoint goes through a proxy that can slow down and cut uploads."""
-    proxy = CuttingProxy(glance.port)
-    add_region_endpoint(keystone, "image", "RegionCut", proxy.url)
-    yield proxy
-    proxy.close()
 
 
 def through_cut(keystone, **args) -> dict:

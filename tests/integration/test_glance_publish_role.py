@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 from lib.digest import sha512
-from test_glance_image import glance_json, images_named, make_qcow2, unique
+from test_glance_image import glance_json, images_named, images_tagged, make_qcow2, unique
 
 
 def run_role(tmp_path, env: dict, role_vars: dict, name: str) -> tuple:
@@ -49,8 +50,10 @@ def test_publish_role_uploads_report_rows_and_is_idempotent(base_image, ansible_
     assert published["trove_datastore"] == "mysql" and published["trove_datastore_version"] == "8.0"
 
     admin = cloud_config.connect(cloud_config.admin_cloud)
-    [image] = images_named(admin, name)
-    assert image.id == published["image_id"]
+    # Named <name>-<creation time> (publish_unique_names), grouped by the family tag.
+    [image] = images_tagged(admin, f"family:{name}")
+    assert image.id == published["image_id"] and image.name == published["image_name"]
+    assert re.fullmatch(re.escape(name) + r"-\d{14}", image.name), image.name
     assert image.hash_value == sha512(base_image.qcow2)
     assert image.disk_format == "qcow2" and image.min_disk == 3
     props = glance_json(admin, image.id)
@@ -62,7 +65,7 @@ def test_publish_role_uploads_report_rows_and_is_idempotent(base_image, ansible_
     rc, results, output = run_role(tmp_path, env, role_vars, "again")
     assert rc == 0, output[-4000:]
     assert results[0]["uploaded"] is False and results[0]["changed"] is False
-    [same] = images_named(admin, name)
+    [same] = images_tagged(admin, f"family:{name}")
     assert (same.id, same.updated_at) == (image.id, image.updated_at)
 
 

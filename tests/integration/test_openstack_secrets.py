@@ -46,6 +46,11 @@ def _role_vars(form: str, auth: dict, clouds_name: str) -> dict:
     return {"publish_auth": auth, "publish_auth_type": "password", "publish_region_name": REGION}
 
 
+def _register_vars(form: str, auth: dict, clouds_name: str) -> dict:
+    publish = _role_vars(form, auth, clouds_name)
+    return {key.replace("publish_", "register_", 1): value for key, value in publish.items()}
+
+
 @pytest.mark.parametrize("form", FORMS)
 def test_no_password_in_vvv_output(form, keystone, trove, trove_admin, probe_user, ansible_env, tmp_path):
     suffix = uuid.uuid4().hex[:8]
@@ -76,12 +81,21 @@ def test_no_password_in_vvv_output(form, keystone, trove, trove_admin, probe_use
          dict(right, datastore="mysql", name=version, image=f"no-such-image-{suffix}")),
     ]
     results_file = tmp_path / "results.json"
+    register_item = {"image_id": "{{ publish_results[0].image_id }}", "trove_datastore": "mysql",
+                     "trove_datastore_version": version + "-r"}
     row = {"name": role_image, "status": "built", "outputs": [{"path": str(role_file), "format": "qcow2"}]}
     tasks = [{"name": label, f"dbaas.guest_images.{module}": args, "register": f"r{index}", "ignore_errors": True}
              for index, (label, module, args) in enumerate(module_tasks)]
     tasks += [
         {"name": "publish role ok", "ansible.builtin.include_role": {"name": "dbaas.guest_images.publish"},
          "vars": dict(_role_vars(form, right_auth, "probe"), publish_images=[row])},
+        {"name": "register role ok", "ansible.builtin.include_role": {"name": "dbaas.guest_images.register"},
+         "vars": dict(_register_vars(form, right_auth, "probe"), register_images=[register_item],
+                      register_default=False)},
+        {"name": "register role bad password",
+         "ansible.builtin.include_role": {"name": "dbaas.guest_images.register", "apply": {"ignore_errors": True}},
+         "vars": dict(_register_vars(form, wrong_auth, "probe-wrong"), register_images=[register_item],
+                      register_default=False)},
         {"name": "keep the results", "ansible.builtin.copy": {
             "content": "{{ [" + ", ".join(f"r{i}" for i in range(len(module_tasks))) + "] | to_json }}",
             "dest": str(results_file), "mode": "0600"}},
@@ -106,8 +120,12 @@ def test_no_password_in_vvv_output(form, keystone, trove, trove_admin, probe_use
         for (label, _m, _a), result in zip(module_tasks, results, strict=True):
             if label.endswith("bad password"):
                 assert "refused the credentials" in result["msg"], (label, result)
-        assert len(images_named(trove_admin, role_image)) == 1, output[-6000:]
+        assert len(list(trove_admin.image.images(tag=[f"family:{role_image}"]))) == 1, output[-6000:]
         assert proc.returncode != 0 and "refused the credentials" in output.split("publish role bad password")[-1]
+        registered = output.split("register role bad password")[-1].split("publish role bad password")[0]
+        assert "refused the credentials" in registered, registered[-3000:]
+        assert any(v["datastore_name"] == "mysql" and v["name"] == version + "-r"
+                   for v in trove.versions(trove_admin)), output[-6000:]
         assert "module_args" in output  # -vvv really printed the invocations
 
         # The check itself.
@@ -116,8 +134,7 @@ def test_no_password_in_vvv_output(form, keystone, trove, trove_admin, probe_use
             assert secret not in results_file.read_text(), f"a password is in a registered result ({form})"
     finally:
         for version_row in trove.versions(trove_admin):
-            if version_row["datastore_name"] == "mysql" and version_row["name"] == version:
+            if version_row["datastore_name"] == "mysql" and version_row["name"] in (version, version + "-r"):
                 trove.admin_request(trove_admin, "DELETE", f"/mgmt/datastore-versions/{version_row['id']}")
-        for name in (image_name, role_image):
-            for image in images_named(trove_admin, name):
-                trove_admin.image.delete_image(image.id, ignore_missing=True)
+        for image in [*images_named(trove_admin, image_name), *trove_admin.image.images(tag=[f"family:{role_image}"])]:
+            trove_admin.image.delete_image(image.id, ignore_missing=True)

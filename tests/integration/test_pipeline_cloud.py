@@ -8,6 +8,7 @@ uploads it to the real Glance, and the register stage points a real Trove
 datastore version at it. Everything is checked from Glance's and Trove's side.
 """
 
+import re
 
 from fixtures.layers import trove_matrix
 from lib.digest import sha512
@@ -32,8 +33,10 @@ def test_build_guest_with_a_cloud_publishes_and_registers(
     assert row["status"] == "reused", row
 
     conn = cloud_config.connect(cloud_config.admin_cloud)
-    found = [i for i in conn.image.images() if i.name == image.name]
+    # The family tag groups the images; each is named <name>-<creation time> (publish_unique_names).
+    found = list(conn.image.images(tag=[f"family:{image.name}"]))
     assert len(found) == 1, [i.id for i in found]
+    assert re.fullmatch(re.escape(image.name) + r"-\d{14}", found[0].name), found[0].name
     glance = glance_json(conn, found[0].id)
     assert glance["status"] == "active"
     assert glance["disk_format"] == "qcow2"
@@ -52,7 +55,7 @@ def test_build_guest_with_a_cloud_publishes_and_registers(
     # Run it again: nothing is built, uploaded or re-registered.
     again = run_playbook("build_guest.yml", extra_vars, env_extra=cloud_config.env)
     assert again.rc == 0, again.output[-6000:]
-    assert [i.id for i in conn.image.images() if i.name == image.name] == [found[0].id]
+    assert [i.id for i in conn.image.images(tag=[f"family:{image.name}"])] == [found[0].id]
     assert glance_json(conn, found[0].id)["updated_at"] == glance["updated_at"]
     after = [v for v in trove.versions(trove_admin) if v["datastore_name"] == "mysql" and v["name"] == "8.0"]
     assert after == versions

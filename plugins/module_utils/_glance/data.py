@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
@@ -70,23 +72,49 @@ class HashingReader:
 
     ``len()`` is the number of bytes left, so an HTTP client sends a
     Content-Length and streams with ``read()`` (never loads the file).
+    ``stream()`` is the same data as an iterable of ``READ_BLOCK`` blocks (what
+    the upload sends: urllib3 reads a file-like body 16 KiB at a time).
+
+    With ``threaded`` the digest is computed by a second thread while the
+    caller sends the block (hashlib releases the GIL for large blocks), at most
+    ``QUEUE_BLOCKS`` blocks behind; ``hexdigest()`` waits for it.
     """
 
+    QUEUE_BLOCKS = 4
+
     def __init__(self, fileobj: IO[bytes], size: int, algorithm: str,
-                 progress: Callable[[int], Any] | None = None) -> None:
+                 progress: Callable[[int], Any] | None = None, threaded: bool = False) -> None:
         self._file = fileobj
         self._size = size
         self._hash = new_hash(algorithm)
         self.algorithm = algorithm
         self.bytes_read = 0
         self._progress = progress
+        self._queue: queue.Queue[bytes | None] | None = queue.Queue(self.QUEUE_BLOCKS) if threaded else None
+        self._worker: threading.Thread | None = None
+
+    def _hash_blocks(self, blocks: queue.Queue[bytes | None]) -> None:
+        while True:
+            block = blocks.get()
+            if block is None:
+                return
+            self._hash.update(block)
+
+    def _feed(self, block: bytes) -> None:
+        if self._queue is None:
+            self._hash.update(block)
+            return
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._hash_blocks, args=(self._queue,), name="hash", daemon=True)
+            self._worker.start()
+        self._queue.put(block)
 
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
             size = READ_BLOCK
         block = self._file.read(size)
         if block:
-            self._hash.update(block)
+            self._feed(block)
             self.bytes_read += len(block)
             if self._progress is not None:
                 self._progress(self.bytes_read)
@@ -102,12 +130,37 @@ class HashingReader:
     def __len__(self) -> int:
         return max(self._size - self.bytes_read, 0)
 
+    def stream(self) -> _Blocks:
+        """The rest of the data as an iterable of large blocks with a length (for the HTTP body)."""
+        return _Blocks(self)
+
     @property
     def complete(self) -> bool:
         return self.bytes_read == self._size
 
+    def close(self) -> None:
+        """Stop the hashing thread (after a failed upload too)."""
+        if self._worker is not None and self._queue is not None:
+            self._queue.put(None)
+            self._worker.join()
+            self._worker = None
+
     def hexdigest(self) -> str:
+        self.close()
         return str(self._hash.hexdigest())
+
+
+class _Blocks:
+    """An iterable body with a length and no ``read``: the HTTP client sends each block as it is."""
+
+    def __init__(self, reader: HashingReader) -> None:
+        self._reader = reader
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._reader)
+
+    def __len__(self) -> int:
+        return len(self._reader)
 
 
 def default_cache_dir() -> str:

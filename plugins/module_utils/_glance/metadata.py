@@ -6,6 +6,8 @@ PRIVATE to the collection: no compatibility promise outside it.
 
 from __future__ import annotations
 
+import datetime
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -21,6 +23,22 @@ CORE_ATTRIBUTES = frozenset([
 MUTABLE_ATTRIBUTES = ("name", "visibility", "protected", "min_disk", "min_ram")
 
 FAMILY_TAG_PREFIX = "family:"
+
+# Set on every record this collection creates, at create time: ``<host>:<pid>`` of the task that
+# uploads into it. A record that is not active and carries it is an upload of this collection; one
+# whose task is gone (same host, process ended; other host, older than STALE_FOREIGN_UPLOAD) is
+# left over from an outage and a later run of the family deletes it. Records without it (an
+# operator's own queued image) are never touched.
+UPLOAD_MARKER = "dbaas_guest_images_upload"
+STALE_FOREIGN_UPLOAD = 3600
+# Statuses of a record whose data is not (or not yet) usable.
+UNFINISHED_STATUSES = frozenset(["queued", "saving", "uploading", "importing", "killed"])
+
+# Python 3.9 has no datetime.UTC.
+UTC = datetime.timezone(datetime.timedelta(0))
+
+# ``<name>-<UTC creation time>``: the unique name of an image within its family (option unique_name).
+UNIQUE_SUFFIX = re.compile(r"-(\d{14})$")
 
 # Glance's own hashing_algorithm default: the one of images that carry no os_hash_algo.
 GLANCE_HASH_ALGORITHM = "sha512"
@@ -150,6 +168,91 @@ def diff_view(image: Image | None) -> Image:
     return view
 
 
+def created_stamp(created_at: str | None, now: datetime.datetime | None = None) -> str:
+    """``YYYYmmddHHMMSS`` (UTC) of Glance's ``created_at`` (``2026-01-02T03:04:05Z``), else of ``now``."""
+    if created_at:
+        digits = re.sub(r"\D", "", str(created_at))[:14]
+        if len(digits) == 14:
+            return digits
+    moment = now or datetime.datetime.now(UTC)
+    return moment.strftime("%Y%m%d%H%M%S")
+
+
+def unique_name(base: str, image: Image | None = None, now: datetime.datetime | None = None) -> str:
+    """The name of ``image`` (or of one created ``now``) in a family whose images are named ``base-<time>``.
+
+    An image already named ``base-<14 digits>`` keeps its name; any other (an image published before
+    unique names, or under another name) gets ``base-`` and its own creation time.
+    """
+    if image is not None:
+        current = str(image.get("name") or "")
+        if current.startswith(base + "-") and UNIQUE_SUFFIX.fullmatch(current[len(base):]):
+            return current
+        return f"{base}-{created_stamp(image.get('created_at'), now)}"
+    return f"{base}-{created_stamp(None, now)}"
+
+
+def upload_marker(host: str, pid: int) -> str:
+    return f"{host}:{pid}"
+
+
+def stale_uploads(images: Iterable[Image], host: str, alive: Any, now: datetime.datetime | None = None,
+                  ) -> tuple[list[Image], list[tuple[Image, str]]]:
+    """Unfinished records this collection created whose task is gone: ``(stale, busy)``.
+
+    ``alive(pid)`` tells whether a process of this host still runs. ``busy`` lists the unfinished
+    records of a task that may still be uploading, with the reason. Records without the marker are
+    in neither list.
+    """
+    moment = now or datetime.datetime.now(UTC)
+    stale: list[Image] = []
+    busy: list[tuple[Image, str]] = []
+    for image in images:
+        marker = image.get(UPLOAD_MARKER)
+        if not marker or image.get("status") not in UNFINISHED_STATUSES:
+            continue
+        owner_host, _sep, pid_text = str(marker).rpartition(":")
+        if owner_host == host and pid_text.isdigit():
+            if alive(int(pid_text)):
+                busy.append((image, f"upload in progress (process {pid_text} of this host)"))
+            else:
+                stale.append(image)
+            continue
+        age = _age_seconds(image.get("updated_at") or image.get("created_at"), moment)
+        if age is None or age >= STALE_FOREIGN_UPLOAD:
+            stale.append(image)
+        else:
+            busy.append((image, f"upload from {owner_host or 'another host'} started {int(age)}s ago"))
+    return stale, busy
+
+
+def _age_seconds(stamp: Any, now: datetime.datetime) -> float | None:
+    try:
+        moment = datetime.datetime.strptime(str(stamp), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return (now - moment).total_seconds()
+
+
+def spare_reason(image: Image, referenced_ids: Iterable[str] = (), owner: str | None = None) -> str | None:
+    """Why rotation (or a rollback) must not delete ``image``; ``None`` when it may."""
+    if image.get("protected"):
+        return "protected"
+    if image.get("id") in set(referenced_ids or ()):
+        return "referenced by a Trove datastore version"
+    if owner and image.get("owner") and image.get("owner") != owner:
+        return "owned by another project"
+    if image.get("status") not in (None, "active"):
+        return "not active"
+    return None
+
+
+def newest_active(images: Iterable[Image]) -> Image | None:
+    """The image Trove's ``image_tags`` selection would pick among ``images``: newest active first."""
+    active = [i for i in images if i.get("status") == "active"]
+    return max(active, key=lambda i: (i.get("created_at") or "", i.get("id") or ""), default=None)
+
+
 def select_for_rotation(images: Iterable[Image], keep: int | None, current_id: str | None = None,
                         referenced_ids: Iterable[str] = (), owner: str | None = None,
                         ) -> tuple[list[Image], list[tuple[Image, str]]]:
@@ -157,7 +260,10 @@ def select_for_rotation(images: Iterable[Image], keep: int | None, current_id: s
 
     Returns ``(delete, spared)``; ``spared`` lists ``(image, reason)`` for old images kept anyway:
     protected, still referenced (by Trove or the caller), owned by another project, or not active.
-    The image just published (``current_id``) is always kept and counts towards ``keep``.
+    The image just published (``current_id``) is always kept and counts towards ``keep``; only
+    active images count, and an image that is not active is never deleted here (an operator's
+    queued image is not ours to judge; this collection's own unfinished uploads are cleaned by
+    ``stale_uploads``).
     """
     if keep is None:
         return [], []
@@ -168,15 +274,20 @@ def select_for_rotation(images: Iterable[Image], keep: int | None, current_id: s
                    + [i for i in ordered if i.get("id") != current_id])
     delete: list[Image] = []
     spared: list[tuple[Image, str]] = []
-    for index, image in enumerate(ordered):
-        if index < keep or image.get("id") == current_id:
+    kept = 0
+    for image in ordered:
+        if image.get("id") == current_id:
+            kept += 1
             continue
-        if image.get("protected"):
-            spared.append((image, "protected"))
-        elif image.get("id") in referenced:
-            spared.append((image, "referenced by a Trove datastore version"))
-        elif owner and image.get("owner") and image.get("owner") != owner:
-            spared.append((image, "owned by another project"))
+        if image.get("status") not in (None, "active"):
+            spared.append((image, "not active"))
+            continue
+        if kept < keep:
+            kept += 1
+            continue
+        reason = spare_reason(image, referenced, owner)
+        if reason:
+            spared.append((image, reason))
         else:
             delete.append(image)
     return delete, spared

@@ -11,6 +11,7 @@ a callable asked only when rotation runs.
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.errors 
 from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.metadata import (
     GLANCE_CREATE_DEFAULTS,
     GLANCE_HASH_ALGORITHM,
+    UPLOAD_MARKER,
     Image,
     apply_patch,
     default_properties,
@@ -32,10 +34,15 @@ from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.metadat
     diff_view,
     family_tag,
     metadata_patch,
+    newest_active,
     normalize_image,
     property_value,
     referenced_by_tags,
     select_for_rotation,
+    spare_reason,
+    stale_uploads,
+    unique_name,
+    upload_marker,
 )
 from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.request import GlanceImageRequest
 from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.errors import (
@@ -48,6 +55,22 @@ if TYPE_CHECKING:
     # Image ids, and the tag sets whose newest active image is in use (Trove's ``ImagesInUse`` fits).
     ImagesToSpare = tuple[Iterable[str], Iterable[Iterable[str]]]
     SpareLookup = Callable[[], "ImagesToSpare | None"]
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host still runs."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def brief(image: Image) -> dict[str, Any]:
+    return {"id": image.get("id"), "name": image.get("name"), "status": image.get("status"),
+            "created_at": image.get("created_at")}
 
 
 class Publisher:
@@ -63,6 +86,8 @@ class Publisher:
         self.warn: Callable[[str], Any] = warn or (lambda msg: None)
         self.in_use = in_use
         self.hash_info: dict[str, str] = {}
+        self.host = socket.gethostname()
+        self.alive: Callable[[int], bool] = process_alive
 
     @property
     def path(self) -> str:
@@ -93,9 +118,18 @@ class Publisher:
             tags.append(tag)
         return tags
 
-    def wanted_attributes(self, for_create: bool = False) -> dict[str, Any]:
+    @property
+    def unique(self) -> bool:
+        """Whether images get ``<name>-<creation time>`` names (option unique_name; only within a family)."""
+        return bool(self.request.unique_name and self.request.family)
+
+    def image_name(self, image: Image | None = None) -> str:
+        """The name ``image`` should have (``None``: the image about to be created)."""
+        return unique_name(self.name, image) if self.unique else self.name
+
+    def wanted_attributes(self, for_create: bool = False, image: Image | None = None) -> dict[str, Any]:
         r = self.request
-        attrs = desired_attributes(name=self.name, visibility=r.visibility, protected=r.protected,
+        attrs = desired_attributes(name=self.image_name(image), visibility=r.visibility, protected=r.protected,
                                    min_disk=r.min_disk, min_ram=r.min_ram)
         if for_create:
             # Protection is set after the data is in: a failed upload must stay deletable.
@@ -178,31 +212,59 @@ class Publisher:
         return None
 
     # ---- state=present ---------------------------------------------------------------------
+    def group(self, images: Iterable[Image]) -> list[Image]:
+        """The images that form this task's family (its tag), or without a family its name."""
+        tag = family_tag(self.request.family)
+        if tag:
+            return [i for i in images if tag in (i.get("tags") or [])]
+        return [i for i in images if i.get("name") == self.name]
+
+    def clean_stale(self, images: list[Image]) -> tuple[list[Image], list[dict[str, Any]], list[dict[str, Any]]]:
+        """Delete the unfinished records this collection left in the family (an outage, a killed task).
+
+        Returns the images that remain, the records deleted, and the unfinished records spared
+        because their upload may still be running.
+        """
+        stale, busy = stale_uploads(self.group(images), self.host, self.alive)
+        for image in stale:
+            if not self.check_mode:
+                self.client.delete(image["id"])
+        gone = {i["id"] for i in stale}
+        return ([i for i in images if i.get("id") not in gone], [brief(i) for i in stale],
+                [dict(brief(i), reason=reason) for i, reason in busy])
+
     def run_present(self) -> dict[str, Any]:
         path = self.path
         size = os.stat(path).st_size
-        images = self.candidates()
+        images, cleaned, busy = self.clean_stale(self.candidates())
         existing = self.find_same_data(images, path, size)
+        group = self.group(images)
+        newest = newest_active(group + ([existing] if existing is not None else []))
+        # Trove's image_tags selection launches the newest active image: bytes an older image holds
+        # become current only as a new image (Glance's created_at cannot change).
+        rollback = existing is not None and newest is not None and newest["id"] != existing["id"]
         props = self.wanted_properties()
         tags = self.wanted_tags()
-        result: dict[str, Any] = {"changed": False, "uploaded": False, "would_upload": False, "deleted": [],
-                                  "spared": []}
-        if existing is not None:
-            ops = metadata_patch(existing, self.wanted_attributes(), props, tags)
+        result: dict[str, Any] = {"changed": bool(cleaned), "uploaded": False, "would_upload": False, "deleted": [],
+                                  "spared": list(busy), "cleaned": cleaned, "rolled_back": None}
+        if existing is not None and not rollback:
+            ops = metadata_patch(existing, self.wanted_attributes(image=existing), props, tags)
             before = diff_view(existing)
             if ops and not self.check_mode:
                 after_raw = self.client.patch(existing["id"], ops)
             else:
                 after_raw = apply_patch(existing, ops)
-            result.update(changed=bool(ops), image=normalize_image(after_raw), updated=[o["path"][1:] for o in ops],
-                          diff={"before": before, "after": diff_view(after_raw)})
+            result.update(changed=bool(ops) or result["changed"], image=normalize_image(after_raw),
+                          updated=[o["path"][1:] for o in ops], diff={"before": before, "after": diff_view(after_raw)})
             current = after_raw
         else:
-            previous = max((i for i in images if i.get("name") == self.name),
-                           key=lambda i: i.get("created_at") or "", default=None)
+            previous = newest if self.request.family else max(
+                (i for i in images if i.get("name") == self.name), key=lambda i: i.get("created_at") or "",
+                default=None)
             body = dict(self.wanted_attributes(for_create=True), disk_format=self.request.disk_format,
                         container_format=self.request.container_format, tags=tags)
             body.update(props)
+            body[UPLOAD_MARKER] = upload_marker(self.host, os.getpid())
             self.check_checksum(path)
             if self.check_mode:
                 # What Glance would hold: its own defaults for what is not given.
@@ -215,15 +277,44 @@ class Publisher:
             result.update(changed=True, uploaded=not self.check_mode, would_upload=self.check_mode,
                           image=normalize_image(current), updated=[],
                           diff={"before": diff_view(previous), "after": diff_view(current)})
+            if rollback and existing is not None and newest is not None:
+                result["rolled_back"] = {"previous": brief(newest), "same_data_as": brief(existing)}
+                self.retire_copy(existing, group, result)
         if self.hash_info:
             result["hash"] = dict(self.hash_info)
         if self.request.keep is not None:
-            deleted, spared = self.rotate(current.get("id"), extra=[current] if self.check_mode else [])
-            result["deleted"] = deleted
-            result["spared"] = spared
-            if deleted:
-                result["changed"] = True
+            deleted, spared = self.rotate(current.get("id"), extra=[current] if self.check_mode else [],
+                                          gone=[d["id"] for d in result["deleted"] + cleaned])
+            result["deleted"] += deleted
+            result["spared"] += spared
+        if result["deleted"]:
+            result["changed"] = True
+        self.warn_shared_name(current, group)
         return result
+
+    def retire_copy(self, copy: Image, group: list[Image], result: dict[str, Any]) -> None:
+        """After a rollback, delete the older image whose bytes the new one now holds, unless it must stay."""
+        found = self.referenced(group)
+        if found is None:
+            result["spared"].append(dict(brief(copy), reason="Trove not reachable"))
+            return
+        referenced, owner = found
+        reason = spare_reason(copy, referenced, owner)
+        if reason:
+            result["spared"].append(dict(brief(copy), reason=reason))
+            return
+        if not self.check_mode:
+            self.client.delete(copy["id"])
+        result["deleted"].append({"id": copy["id"], "name": copy.get("name"), "created_at": copy.get("created_at")})
+
+    def warn_shared_name(self, current: Image, group: list[Image]) -> None:
+        if self.unique or not self.request.family:
+            return
+        others = [i for i in group if i.get("name") == current.get("name") and i.get("id") != current.get("id")]
+        if others:
+            self.warn(f"{len(others) + 1} images of family '{self.request.family}' are named '{current.get('name')}'"
+                      f", so 'openstack image show {current.get('name')}' cannot tell them apart; set unique_name: "
+                      "true to name each image <name>-<creation time>.")
 
     def upload_new(self, path: str, size: int, body: dict[str, Any]) -> Image:
         """Create a record, stream the file, verify Glance's hash; on any failure delete the record.
@@ -241,8 +332,11 @@ class Publisher:
             try:
                 identity = file_identity(path)
                 with open(path, "rb") as handle:
-                    reader = HashingReader(handle, size, algorithm)
-                    self.client.upload(image_id, reader, size)
+                    reader = HashingReader(handle, size, algorithm, threaded=True)
+                    try:
+                        self.client.upload(image_id, reader.stream(), size)
+                    finally:
+                        reader.close()
                 if not reader.complete:
                     raise GlanceError(f"Only {reader.bytes_read} of {size} bytes of {path} were sent; "
                                       "the file changed or the connection ended early.")
@@ -290,37 +384,33 @@ class Publisher:
         cloud = self.request.cloud
         while True:
             try:
-                self.client.delete(image_id)
+                # One try at a time, each bounded by the patience left: a server that accepts the
+                # connection and never answers must not hold the task for the socket timeout.
+                self.client.delete(image_id, once=True, timeout=max(deadline - time.monotonic(), 1.0))
                 return
             except Exception as exc:
                 if not is_transient(exc) or time.monotonic() + delay > deadline:
                     raise GlanceError(
                         f"The upload failed ({describe_error(cause, cloud)}) and the image record {image_id} "
-                        f"it created could not be deleted ({describe_error(exc, cloud)}). "
-                        f"Delete it with: openstack image delete {image_id}", orphan_id=image_id) from None
+                        f"it created could not be deleted ({describe_error(exc, cloud)}). The next run of this "
+                        f"task deletes it (it carries the property {UPLOAD_MARKER}), or delete it with: "
+                        f"openstack image delete {image_id}", orphan_id=image_id) from None
                 self.client.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
     # ---- rotation --------------------------------------------------------------------------
-    def rotate(self, current_id: str | None, extra: Iterable[Image] = ()
-               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def referenced(self, group: list[Image]) -> tuple[set[str], str | None] | None:
+        """Image ids that must stay (given, or used by Trove by id or by tags) and the current project;
+        ``None`` when Trove could not be asked (then nothing may be deleted)."""
         r = self.request
-        tag = family_tag(r.family)
-        group = self.client.list_images(tags=[tag]) if tag else self.client.list_images(name=self.name)
-        group = [i for i in group if i.get("id")]
-        if current_id is None:
-            # Check mode: the image that would be uploaded is the newest of the group.
-            current_id = "(new image)"
-            group += [dict(i, id=current_id) for i in extra]
         referenced = set(r.referenced_image_ids)
         if self.in_use is not None:
             try:
                 found = self.in_use()
             except Exception as exc:
                 self.warn("Could not ask Trove which images its datastore versions use "
-                          f"({describe_error(exc, r.cloud)}); no image was deleted by rotation.")
-                return [], [{"id": i.get("id"), "name": i.get("name"), "reason": "Trove not reachable"}
-                            for i in group if i.get("id") and i.get("id") != current_id]
+                          f"({describe_error(exc, r.cloud)}); no image was deleted.")
+                return None
             if found is not None:
                 ids, tag_sets = found
                 referenced |= set(ids) | referenced_by_tags(group, tag_sets)
@@ -328,6 +418,24 @@ class Publisher:
             owner = self.client.conn.current_project_id
         except Exception:
             owner = None
+        return referenced, owner
+
+    def rotate(self, current_id: str | None, extra: Iterable[Image] = (), gone: Iterable[str] = ()
+               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        r = self.request
+        tag = family_tag(r.family)
+        group = self.client.list_images(tags=[tag]) if tag else self.client.list_images(name=self.name)
+        skip = set(gone)
+        group = [i for i in group if i.get("id") and i.get("id") not in skip]
+        if current_id is None:
+            # Check mode: the image that would be uploaded is the newest of the group.
+            current_id = "(new image)"
+            group += [dict(i, id=current_id) for i in extra]
+        found = self.referenced(group)
+        if found is None:
+            return [], [{"id": i.get("id"), "name": i.get("name"), "reason": "Trove not reachable"}
+                        for i in group if i.get("id") and i.get("id") != current_id]
+        referenced, owner = found
         delete, spared = select_for_rotation(group, r.keep, current_id=current_id, referenced_ids=referenced,
                                              owner=owner)
         deleted = []

@@ -48,6 +48,7 @@ def glance_image_argument_spec() -> dict[str, dict[str, Any]]:
         tags=dict(type="list", elements="str", default=[]),
         properties=dict(type="dict", default={}),
         family=dict(type="str"),
+        unique_name=dict(type="bool", default=False),
         os_distro=dict(type="str"),
         os_version=dict(type="str"),
         architecture=dict(type="str"),
@@ -90,6 +91,7 @@ class GlanceImageRequest:
     tags: tuple[str, ...]
     properties: dict[str, Any]
     family: str | None
+    unique_name: bool
     os_distro: str | None
     os_version: str | None
     architecture: str | None
@@ -132,6 +134,9 @@ class GlanceImageRequest:
                     raise RequestError(f"Option '{option}' must not be negative.")
             if params["family"] is not None and not params["family"].strip():
                 raise RequestError("Option 'family' must not be empty.")
+            if params["unique_name"] and not params["family"]:
+                raise RequestError("Option 'unique_name' names each image of a family '<name>-<creation time>': "
+                                   "give 'family' too (the family tag is what groups the images then).")
         return cls(
             cloud=CloudOptions.from_params(params),
             state=state,
@@ -147,6 +152,7 @@ class GlanceImageRequest:
             tags=tuple(params["tags"]),
             properties=dict(params["properties"]),
             family=params["family"],
+            unique_name=params["unique_name"],
             os_distro=params["os_distro"],
             os_version=params["os_version"],
             architecture=params["architecture"],

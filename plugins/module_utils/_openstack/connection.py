@@ -51,6 +51,8 @@ OPENSTACK_ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
     api_timeout=dict(type="int"),
     wait=dict(type="bool", default=True),
     timeout=dict(type="int", default=180),
+    sdk_log_path=dict(type="path"),
+    sdk_log_level=dict(type="str", default="INFO", choices=["INFO", "DEBUG"]),
 )
 
 # Keys whose values are secrets wherever they sit in a ``cloud`` dictionary (openstacksdk's
@@ -81,6 +83,8 @@ class CloudOptions:
     client_cert: str | None = None
     client_key: str | None = None
     api_timeout: int | None = None
+    sdk_log_path: str | None = None
+    sdk_log_level: str | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> CloudOptions:
@@ -180,6 +184,9 @@ def connect(params: CloudOptions | Mapping[str, Any]) -> Any:
         raise OpenStackError("The openstacksdk Python library is required on the host that runs this task.")
     options = _options(params)
     kwargs = connection_kwargs(options)
+    if options.sdk_log_path:
+        # openstacksdk's own log (keystoneauth masks passwords and hashes tokens in it).
+        openstack.enable_logging(debug=options.sdk_log_level == "DEBUG", path=options.sdk_log_path)
     try:
         conn = openstack.connect(app_name=APP_NAME, **kwargs)
     except Exception as exc:  # openstacksdk raises ConfigException and keystoneauth errors here

@@ -24,7 +24,7 @@ from typing import Any
 # register settings of one image.
 REQUIRED_KEYS = ("image_id", "trove_datastore", "trove_datastore_version")
 OPTIONAL_KEYS = ("disk_format", "trove_version", "trove_manager", "default", "active")
-PUBLISH_KEYS = ("name", "path", "os_hash_value", "uploaded", "would_upload", "changed", "deleted")
+PUBLISH_KEYS = ("name", "image_name", "path", "os_hash_value", "uploaded", "would_upload", "changed", "deleted")
 KNOWN_KEYS = REQUIRED_KEYS + OPTIONAL_KEYS + PUBLISH_KEYS
 
 # Spellings older releases of the role took; named in the refusal so the fix is obvious.

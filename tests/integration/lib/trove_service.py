@@ -11,17 +11,22 @@ Trove's own eventlet server (``trove-api``) serves it: no uWSGI to build.
   ``database`` and the ``trove`` service user in Keystone.
 - ``TroveApi.admin_request(conn, method, path, json=None)``: a management call
   with an openstacksdk connection, for assertions from Trove's side.
+- ``TroveApi.selected_image(datastore, version)``: the image Trove's own code
+  (``lib/in_trove_venv/image_selection.py``) would launch for that version.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from lib.openstack_services import DOMAIN, REGION, Keystone, WsgiService, ensure_venv, run, write_ini
 
 TROVE_REQUIREMENTS = ("trove==26.0.0",)
+IN_TROVE_VENV = Path(__file__).resolve().parent / "in_trove_venv"
 
 
 @dataclass
@@ -52,6 +57,15 @@ class TroveApi(WsgiService):
 
     def datastore(self, conn, name: str) -> dict:
         return self.admin_request(conn, "GET", f"/datastores/{name}")["datastore"]
+
+    def selected_image(self, datastore: str, version: str) -> dict:
+        """``{image_id, version_image_id, version_image_tags}``: what Trove's instance create would launch."""
+        request = {"config_file": str(self.config_file), "datastore": datastore, "version": version}
+        proc = subprocess.run([self.bin("python"), str(IN_TROVE_VENV / "image_selection.py")],
+                              input=json.dumps(request), capture_output=True, text=True, timeout=120, check=False)
+        if proc.returncode != 0:
+            raise AssertionError(f"Trove's image selection failed (rc {proc.returncode}):\n{proc.stderr[-3000:]}")
+        return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def _paste_ini(venv: Path) -> Path:

@@ -114,3 +114,26 @@ def test_hash_cache_ignores_unwritable_folder(tmp_path):
 def test_default_cache_dir_follows_xdg(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert gd.default_cache_dir() == os.path.join(str(tmp_path), "dbaas-guest-images", "hashes")
+
+
+def test_threaded_stream_hashes_every_block_in_order():
+    import hashlib
+
+    data = bytes(range(256)) * 40000  # ~10 MiB: several READ_BLOCKs, more than the queue holds
+    reader = gd.HashingReader(io.BytesIO(data), len(data), "sha512", threaded=True)
+    body = reader.stream()
+    assert len(body) == len(data) and not hasattr(body, "read")
+    sent = b"".join(body)
+    assert sent == data and reader.complete and len(body) == 0
+    assert reader.hexdigest() == hashlib.sha512(data).hexdigest()
+    reader.close()  # idempotent
+
+
+def test_threaded_reader_stops_its_thread_after_a_failed_send():
+    import threading
+
+    data = b"x" * (3 * gd.READ_BLOCK)
+    reader = gd.HashingReader(io.BytesIO(data), len(data), "sha256", threaded=True)
+    next(iter(reader.stream()))
+    reader.close()
+    assert not any(t.name == "hash" and t.is_alive() for t in threading.enumerate())

@@ -88,3 +88,49 @@ def test_referenced_by_tags_picks_newest_active_match():
 
 def test_family_tag():
     assert gm.family_tag("f1") == "family:f1" and gm.family_tag(None) is None
+
+
+def test_rotation_never_counts_nor_deletes_an_image_that_is_not_active():
+    images = [_img("old", "2026-01-01T00:00:00Z"), _img("queued", "2026-01-02T00:00:00Z", status="queued"),
+              _img("new", "2026-01-03T00:00:00Z")]
+    delete, spared = gm.select_for_rotation(images, keep=1, current_id="new")
+    assert [i["id"] for i in delete] == ["old"]
+    assert [(i["id"], reason) for i, reason in spared] == [("queued", "not active")]
+
+
+def test_unique_name_keeps_its_form_and_names_older_images_by_creation_time():
+    import datetime
+
+    now = datetime.datetime(2026, 3, 4, 5, 6, 7, tzinfo=datetime.UTC)
+    assert gm.unique_name("img", now=now) == "img-20260304050607"
+    assert gm.unique_name("img", {"name": "img-20250101000000", "created_at": "2026-01-01T00:00:00Z"}) \
+        == "img-20250101000000"
+    assert gm.unique_name("img", {"name": "img", "created_at": "2026-01-02T03:04:05Z"}) == "img-20260102030405"
+    # Another family's longer name with digits is not this family's form.
+    assert gm.unique_name("img", {"name": "img-x-20250101000000", "created_at": "2026-01-02T03:04:05Z"}) \
+        == "img-20260102030405"
+
+
+def test_stale_uploads_are_ours_whose_task_is_gone():
+    import datetime
+
+    now = datetime.datetime(2026, 1, 1, 12, 0, 0, tzinfo=datetime.UTC)
+    marker = gm.UPLOAD_MARKER
+    images = [
+        _img("dead", "2026-01-01T11:59:00Z", status="saving", **{marker: "h1:100"}),
+        _img("running", "2026-01-01T11:59:00Z", status="saving", **{marker: "h1:200"}),
+        _img("foreign-old", "2026-01-01T10:00:00Z", status="queued", **{marker: "h2:5"}),
+        _img("foreign-new", "2026-01-01T11:50:00Z", status="queued", **{marker: "h2:6"}),
+        _img("operator", "2026-01-01T10:00:00Z", status="queued"),
+        _img("done", "2026-01-01T10:00:00Z", **{marker: "h1:100"}),
+    ]
+    stale, busy = gm.stale_uploads(images, "h1", alive=lambda pid: pid == 200, now=now)
+    assert [i["id"] for i in stale] == ["dead", "foreign-old"]
+    assert [i["id"] for i, _reason in busy] == ["running", "foreign-new"]
+
+
+def test_newest_active_is_what_trove_picks_by_tags():
+    images = [_img("a", "2026-01-01T00:00:00Z"), _img("b", "2026-01-02T00:00:00Z"),
+              _img("c", "2026-01-03T00:00:00Z", status="saving")]
+    assert gm.newest_active(images)["id"] == "b"
+    assert gm.newest_active([]) is None

@@ -51,15 +51,14 @@ class FakeGlance:
 
     def upload(self, image_id, reader, size):
         self.calls.append(("upload", image_id))
+        # The body is what urllib3 gets: an iterable of blocks with a length (no read()).
+        assert not hasattr(reader, "read") and len(reader) == size
         if self.fail_uploads:
-            reader.read(1024)
+            next(iter(reader))
             self.images[image_id]["status"] = "saving"
             raise self.fail_uploads.pop(0)
         digest = hashlib.new(self.hash_algo)
-        while True:
-            block = reader.read(65536)
-            if not block:
-                break
+        for block in reader:
             self.bytes_received += len(block)
             digest.update(block)
         self.images[image_id].update(status="active", size=size, os_hash_algo=self.hash_algo,
@@ -74,7 +73,7 @@ class FakeGlance:
             self.images[image_id][op["path"][1:]] = op["value"]
         return dict(self.images[image_id])
 
-    def delete(self, image_id):
+    def delete(self, image_id, once=False, timeout=None):
         self.calls.append(("delete", image_id))
         self.images.pop(image_id, None)
 
@@ -219,7 +218,7 @@ def test_protected_is_set_after_the_data(image_file):
 def test_cleanup_waits_for_glance_then_reports_orphan(image_file):
     glance = FakeGlance(fail_uploads=[ValueError("boom")])
 
-    def delete(image_id):
+    def delete(image_id, once=False, timeout=None):
         raise Reset("still down")
 
     glance.delete = delete
@@ -318,3 +317,57 @@ def test_a_right_checksum_of_another_algorithm_uploads(image_file):
     digest = hashlib.sha256(image_file.read_bytes()).hexdigest()
     result = Publisher(glance, params(image_file, checksum="sha256:" + digest)).run_present()
     assert result["uploaded"] and glance.count("create") == 1
+
+
+def test_rollback_uploads_older_bytes_again_as_the_newest_and_retires_the_copy(tmp_path):
+    glance = FakeGlance()
+    a, b = tmp_path / "a.qcow2", tmp_path / "b.qcow2"
+    a.write_bytes(b"QFI\xfb" + b"a" * 4096)
+    b.write_bytes(b"QFI\xfb" + b"b" * 4096)
+    first = Publisher(glance, params(a, family="f", unique_name=True)).run_present()
+    second = Publisher(glance, params(b, family="f", unique_name=True)).run_present()
+    back = Publisher(glance, params(a, family="f", unique_name=True)).run_present()
+    assert back["uploaded"] and back["changed"]
+    assert back["rolled_back"]["previous"]["id"] == second["image"]["id"]
+    assert back["rolled_back"]["same_data_as"]["id"] == first["image"]["id"]
+    assert [d["id"] for d in back["deleted"]] == [first["image"]["id"]]
+    assert set(glance.images) == {second["image"]["id"], back["image"]["id"]}
+    again = Publisher(glance, params(a, family="f", unique_name=True)).run_present()
+    assert not again["changed"] and again["rolled_back"] is None
+
+
+def test_rollback_spares_a_copy_trove_uses_by_id(tmp_path):
+    glance = FakeGlance()
+    a, b = tmp_path / "a.qcow2", tmp_path / "b.qcow2"
+    a.write_bytes(b"QFI\xfb" + b"a" * 4096)
+    b.write_bytes(b"QFI\xfb" + b"b" * 4096)
+    first = Publisher(glance, params(a, family="f")).run_present()
+    Publisher(glance, params(b, family="f")).run_present()
+    back = Publisher(glance, params(a, family="f"), in_use=lambda: ([first["image"]["id"]], [])).run_present()
+    assert back["uploaded"] and back["deleted"] == []
+    assert {s["id"]: s["reason"] for s in back["spared"]} == {
+        first["image"]["id"]: "referenced by a Trove datastore version"}
+
+
+def test_a_left_over_record_of_ours_is_deleted_and_an_operators_is_not(image_file):
+    from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.metadata import UPLOAD_MARKER
+
+    glance = FakeGlance()
+    ours = glance.create_image({"name": "img", "tags": ["family:f"], UPLOAD_MARKER: "h:1"})
+    glance.images[ours["id"]]["status"] = "saving"
+    theirs = glance.create_image({"name": "img", "tags": ["family:f"]})
+    publisher = Publisher(glance, params(image_file, family="f", keep=1))
+    publisher.host, publisher.alive = "h", lambda pid: False
+    result = publisher.run_present()
+    assert [c["id"] for c in result["cleaned"]] == [ours["id"]]
+    assert ours["id"] not in glance.images and theirs["id"] in glance.images
+    assert {s["id"]: s["reason"] for s in result["spared"]} == {theirs["id"]: "not active"}
+    created = glance.images[result["image"]["id"]]
+    assert created[UPLOAD_MARKER].endswith(f":{__import__('os').getpid()}")
+
+
+def test_unique_name_needs_a_family(image_file):
+    from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.request import RequestError
+
+    with pytest.raises(RequestError, match="give 'family' too"):
+        params(image_file, unique_name=True)
