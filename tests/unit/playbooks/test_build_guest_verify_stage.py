@@ -8,9 +8,17 @@ import yaml
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 
+def _flat(tasks):
+    for task in tasks:
+        yield task
+        for key in ("block", "rescue", "always"):
+            yield from _flat(task.get(key) or [])
+
+
 def _tasks():
+    """Every task of every play, blocks opened, in playbook order."""
     plays = yaml.safe_load((ROOT / "playbooks" / "build_guest.yml").read_text())
-    return plays[0]["tasks"]
+    return [task for play in plays for task in _flat(play.get("tasks") or [])]
 
 
 def _role_task(name):
@@ -23,8 +31,14 @@ def test_verify_runs_between_build_and_publish_and_publish_takes_its_rows():
              if "ansible.builtin.include_role" in task]
     assert roles.index("build_image") < roles.index("verify") < roles.index("publish")
     publish = _role_task("publish")["vars"]["publish_images"]
-    assert publish.startswith("{{ verify_results")
+    assert publish.startswith("{{ build_image_results")
     assert "rejectattr('status', 'equalto', 'failed')" in publish
+    # Between verify and publish the host's rows become the verify stage's rows.
+    names = [task.get("name", "") for task in _tasks()]
+    handover = next(task for task in _tasks() if task.get("name") == "Stage verify - the report rows of this build host")
+    assert handover["ansible.builtin.set_fact"]["build_image_results"] == "{{ verify_results }}"
+    assert names.index(_role_task("verify")["name"]) < names.index(handover["name"]) < names.index(
+        _role_task("publish")["name"])
     verify = _role_task("verify")["vars"]
     assert verify["verify_mode"] == "{{ build_guest_verify }}"
     assert _role_task("build_host")["vars"]["build_host_verify"] == "{{ build_guest_verify }}"
