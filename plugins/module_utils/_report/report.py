@@ -15,6 +15,8 @@ import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ansible_collections.dbaas.guest_images.plugins.module_utils._sbom import changes as sbom_changes
+
 STATUS_BUILT = "built"
 STATUS_REUSED = "reused"
 STATUS_FAILED = "failed"
@@ -58,9 +60,29 @@ def report_row(
         "log_path": result.get("log_path"),
         "dib_version": result.get("dib_version"),
     }
+    sbom = result.get("sbom")
+    if isinstance(sbom, dict) and sbom.get("path"):
+        row["sbom"] = {key: sbom.get(key) for key in ("path", "sha256", "summary", "changes")}
     if failed:
         row["error"] = result.get("msg") or "the build failed"
     return row
+
+
+def _contents_lines(row: Mapping[str, Any]) -> list[str]:
+    """The Contents section of one image: its SBOM and what changed since the previous build."""
+    sbom = row.get("sbom") or {}
+    counts = ", ".join(f"{value} {key}" for key, value in (sbom.get("summary") or {}).items())
+    lines = [f"- **{row.get('name')}** on {row.get('build_host')}: SBOM {sbom.get('path')} ({counts})"]
+    changes = sbom.get("changes")
+    if changes == "unchanged":
+        lines.append("  - unchanged (image reused)")
+    elif changes is None:
+        lines.append("  - first SBOM of this image: nothing to compare with")
+    elif sbom_changes.is_empty(changes):
+        lines.append("  - no package changed since the previous build")
+    else:
+        lines += [f"  - {_cell(line)}" for line in sbom_changes.lines(changes)]
+    return lines
 
 
 def report(
@@ -141,6 +163,11 @@ def render_markdown(document: Mapping[str, Any]) -> str:
                 )
                 + " |"
             )
+    with_sbom = [row for row in document.get("images", []) if row.get("sbom")]
+    if with_sbom:
+        lines += ["", "## Contents (what changed since the previous build)", ""]
+        for row in with_sbom:
+            lines += _contents_lines(row)
     failures = [row for row in document.get("images", []) if row.get("status") == STATUS_FAILED]
     if failures:
         lines += ["", "## Failures", ""]
