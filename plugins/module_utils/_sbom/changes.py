@@ -115,7 +115,8 @@ def compare(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, list[di
                 continue
             order = _order(kind, component, was, now)
             # Same order but different text (e.g. 1.0 and 1.0-0): still a change worth naming.
-            result["downgraded" if order > 0 else "upgraded"].append(_entry(kind, component, **{"from": was, "to": now}))
+            change = "downgraded" if order > 0 else "upgraded"
+            result[change].append(_entry(kind, component, **{"from": was, "to": now}))
     return result
 
 
