@@ -458,7 +458,7 @@ def test_argument_spec_matches_documentation():
         assert sorted(doc[name].get("choices") or []) == sorted(option.get("choices") or []), name
     returns = set(yaml.safe_load(dib_image.RETURN))
     assert returns == {"images", "fingerprint", "duration", "log_path", "dib_version", "resolved_elements", "built",
-                       "reason", "changed_inputs"}
+                       "reason", "changed_inputs", "sbom"}
 
 
 SBOM_ELEMENTS = os.path.join(os.path.dirname(os.path.abspath(dib_build.__file__)), "..", "..", "..", "roles",
