@@ -17,6 +17,7 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.dbaas.guest_images.plugins.module_utils._compose import releases
+from ansible_collections.dbaas.guest_images.plugins.module_utils._sbom import document as sbom_document
 from ansible_collections.dbaas.guest_images.plugins.plugin_utils._plain import plain as _plain
 
 # diskimage-builder's distribution elements: the one an image uses names its os_distro.
@@ -92,9 +93,8 @@ def _upload(row: Mapping[str, Any], output: Mapping[str, Any], spec: Mapping[str
     sbom = row.get("sbom") or {}
     if sbom.get("sha256"):
         # What is inside, where people look: the SBOM's hash and its package counts (operator values win).
-        counts = sbom.get("summary") or {}
         upload["properties"] = dict({SBOM_SHA256_PROPERTY: str(sbom["sha256"]),
-                                     SBOM_SUMMARY_PROPERTY: ", ".join(f"{v} {k}" for k, v in counts.items())},
+                                     SBOM_SUMMARY_PROPERTY: sbom_document.summary_text(sbom.get("summary") or {})},
                                     **upload["properties"])
     for key, derived in (("min_disk", spec.get("size")), ("min_ram", None)):
         value = pick(key, derived)

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ansible_collections.dbaas.guest_images.plugins.module_utils._sbom import changes as sbom_changes
+from ansible_collections.dbaas.guest_images.plugins.module_utils._sbom import document as sbom_document
 
 STATUS_BUILT = "built"
 STATUS_REUSED = "reused"
@@ -71,7 +72,7 @@ def report_row(
 def _contents_lines(row: Mapping[str, Any]) -> list[str]:
     """The Contents section of one image: its SBOM and what changed since the previous build."""
     sbom = row.get("sbom") or {}
-    counts = ", ".join(f"{value} {key}" for key, value in (sbom.get("summary") or {}).items())
+    counts = sbom_document.summary_text(sbom.get("summary") or {})
     lines = [f"- **{row.get('name')}** on {row.get('build_host')}: SBOM {sbom.get('path')} ({counts})"]
     changes = sbom.get("changes")
     if changes == "unchanged":

@@ -203,3 +203,10 @@ def components_of(document: Mapping[str, Any], kind: str) -> list[Mapping[str, A
 def summary(document: Mapping[str, Any]) -> dict[str, int]:
     """How many components of each kind: the short summary publish puts on the Glance image."""
     return {kind: len(components_of(document, kind)) for kind in KINDS if kind != KIND_ELEMENT}
+
+
+def summary_text(counts: Mapping[str, Any]) -> str:
+    """``412 deb, 87 python, 1 container-tarball, 0 licensed-package``: always in this order (records sort keys)."""
+    order = {kind: index for index, kind in enumerate(KINDS)}
+    keys = sorted(counts, key=lambda key: (order.get(str(key), len(KINDS)), str(key)))
+    return ", ".join(f"{counts[key]} {key}" for key in keys)
