@@ -100,6 +100,12 @@ options:
       - DIB's download cache (C(DIB_IMAGE_CACHE)). Defaults to DIB's own (C(~/.cache/image-create)).
       - DIB bind-mounts the cache's apt archive into every build, so builds that share a cache on one host run
         one after another (each waits up to O(lock_timeout)); give builds their own cache to run them side by side.
+      - Images whose root comes from debootstrap (C(debian-minimal), C(ubuntu-minimal)) keep the debootstrap result
+        there as C(debootstrap-<distro>-<release>-<arch>.tar.gz) with a C(.key) file beside it, and later builds
+        unpack it instead of running debootstrap again, only while the key (mirror, release, components,
+        keyring content, extra arguments, DIB and debootstrap versions) is unchanged; a stale tarball is deleted
+        before DIB starts. Setting C(DIB_DEBOOTSTRAP_CACHE), C(DIB_DEBIAN_USE_DEBOOTSTRAP_CACHE) or C(DIB_OFFLINE)
+        in O(environment) leaves the cache to you (C(DIB_DEBOOTSTRAP_CACHE=0) turns it off). See C(docs/caches.md).
     type: path
   dib_command:
     description:
@@ -249,6 +255,31 @@ fingerprint:
   returned: always
   type: str
   sample: 9c56cc51b374c3ba189210d5b6d4bf57790d351c96c47c02190ecf1e430635ab
+phases:
+  description: Seconds DIB spent in each of its phases (C(setup), C(root.d), C(extra-data.d), C(pre-install.d),
+    C(install.d), C(post-install.d), C(block-device), C(finalise.d), C(cleanup.d), C(conversion)), in the order they
+    ran, read from DIB's log.
+  returned: when DIB ran
+  type: dict
+  sample: {setup: 3.7, root.d: 80.6, extra-data.d: 0.8, pre-install.d: 18.2, install.d: 231.9, post-install.d: 2.2,
+           block-device: 9.7, finalise.d: 6.5, cleanup.d: 1.8, conversion: 46.2}
+base_cache:
+  description: What the build did with the debootstrap base cache (see O(cache_dir)).
+  returned: when DIB ran
+  type: dict
+  contains:
+    state:
+      description: C(reused), C(new) (this build made it), C(refreshed) (a stale one was replaced),
+        C(operator) (the environment manages it) or C(off) (the root does not come from debootstrap).
+      type: str
+    reason:
+      description: Why, in words.
+      type: str
+    tarball:
+      description: The cached tarball's path (empty when none).
+      type: str
+  sample: {state: reused, reason: debootstrap-debian-bookworm-amd64.tar.gz matches this build's key,
+           tarball: /root/.cache/image-create/debootstrap-debian-bookworm-amd64.tar.gz}
 duration:
   description: Seconds this task took.
   returned: always

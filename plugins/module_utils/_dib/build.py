@@ -33,7 +33,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils._dib import validate
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib import base_cache, validate
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.argv import (
     build_argv,
     build_environment,
@@ -67,6 +67,7 @@ from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.outputs im
     prune_unaccounted,
     publish,
 )
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.phases import phase_durations
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.progress import (
     LogFollower,
     new_state,
@@ -277,13 +278,25 @@ def run(request: DibImageRequest, check_mode: bool = False, diff_mode: bool = Fa
         except LockTimeout as exc:
             raise BuildError(str(exc), lock_path=cache.path, holder_pid=exc.holder_pid) from exc
         try:
-            images, sbom = _build(request, dib_command, resolved, lock, make_record, version,
-                                  components["element_content"])
+            base = base_cache.plan(
+                environment=request.environment, resolved_elements=resolved, arch=request.arch,
+                cache_dir=cache_dir_for(request.cache_dir, request.environment), dib_version=version,
+                debootstrap_version=base_cache.tool_version(),
+                debootstrap_element_sha256=components["element_content"].get("debootstrap", ""),
+            )
+            try:
+                images, sbom = _build(request, dib_command, resolved, lock, make_record, base.environment, version,
+                                      components["element_content"])
+            except BaseException:
+                base_cache.abandon(base)
+                raise
+            base_cache.commit(base)
         finally:
             cache.release()
     finally:
         lock.release()
-    result.update(changed=True, built=True, images=images, sbom=sbom, duration=round(time.time() - started, 3))
+    result.update(changed=True, built=True, images=images, sbom=sbom, duration=round(time.time() - started, 3),
+                  base_cache=base.as_result(), phases=_phases_of(log_path_for(dest, name)))
     return result
 
 
@@ -293,6 +306,7 @@ def _build(
     resolved: dict[str, str],
     lock: ImageLock,
     make_record: Callable[[list[dict[str, Any]], float], dict[str, Any]],
+    cache_environment: dict[str, str],
     dib_version: str,
     element_content: dict[str, str],
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
@@ -316,6 +330,7 @@ def _build(
         dib_command=dib_command, element_paths=request.element_paths, environment=request.environment,
         inputs=request.inputs, tmp_dir=tmp_dir, cache_dir=request.cache_dir,
     )
+    env.update(cache_environment)
     # The dbaas-sbom element records the image's contents there, outside the image.
     inventory_path = os.path.join(work_dir, "sbom-inventory.json")
     env[INVENTORY_VARIABLE] = inventory_path
@@ -409,6 +424,15 @@ def _build(
         with contextlib.suppress(OSError):
             os.unlink(status)
         guardian.release()
+
+
+def _phases_of(log_path: str) -> dict[str, float]:
+    """Seconds per DIB phase of the build whose log this is ({} when it cannot be read)."""
+    try:
+        with open(log_path, encoding="utf-8", errors="replace") as handle:
+            return phase_durations(handle.read())
+    except OSError:
+        return {}
 
 
 def _move_log(dib_log: str, stdout_path: str, final_log: str) -> None:

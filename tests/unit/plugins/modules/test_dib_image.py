@@ -158,7 +158,7 @@ def test_build_then_noop_then_rebuild_on_change(dib, tmp_path):
     assert result["changed"] and result["built"]
     assert runs(dib) == 1
     assert set(result) == {"changed", "built", "images", "fingerprint", "duration", "log_path", "dib_version",
-                           "resolved_elements", "reason", "changed_inputs", "sbom"}
+                           "resolved_elements", "reason", "changed_inputs", "sbom", "base_cache", "phases"}
     assert result["sbom"] is None, "no dbaas-sbom element, no SBOM"
     assert [i["format"] for i in result["images"]] == ["qcow2", "tar"]
     qcow = result["images"][0]
@@ -458,7 +458,7 @@ def test_argument_spec_matches_documentation():
         assert sorted(doc[name].get("choices") or []) == sorted(option.get("choices") or []), name
     returns = set(yaml.safe_load(dib_image.RETURN))
     assert returns == {"images", "fingerprint", "duration", "log_path", "dib_version", "resolved_elements", "built",
-                       "reason", "changed_inputs", "sbom"}
+                       "reason", "changed_inputs", "sbom", "base_cache", "phases"}
 
 
 SBOM_ELEMENTS = os.path.join(os.path.dirname(os.path.abspath(dib_build.__file__)), "..", "..", "..", "roles",
