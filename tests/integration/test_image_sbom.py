@@ -101,8 +101,8 @@ def test_container_image_sbom_is_the_image(trove_images):
                                   "licensed-package": 0}
     for component in debs:
         purl = PackageURL.from_string(component["purl"])
-        assert (purl.type, purl.namespace, purl.name, purl.version) == ("deb", "debian", component["name"],
-                                                                      component["version"])
+        expected = ("deb", "debian", component["name"], component["version"])
+        assert (purl.type, purl.namespace, purl.name, purl.version) == expected
         assert purl.qualifiers == {"arch": _prop(component, "dbaas:deb:arch")[0], "distro": "debian-12"}
     for component in python:
         purl = PackageURL.from_string(component["purl"])

@@ -32,7 +32,8 @@ PAIRS = [
 @pytest.mark.parametrize(("left", "right", "expected"), PAIRS)
 def test_known_order(left, right, expected):
     assert debversion.compare(left, right) == expected
-    assert debversion.compare(right, left) == -expected
+    first, second = left, right
+    assert debversion.compare(second, first) == -expected
 
 
 def test_string_order_is_not_used():
