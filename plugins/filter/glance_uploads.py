@@ -17,6 +17,7 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.dbaas.guest_images.plugins.module_utils._compose import releases
+from ansible_collections.dbaas.guest_images.plugins.module_utils._sbom import document as sbom_document
 from ansible_collections.dbaas.guest_images.plugins.plugin_utils._plain import plain as _plain
 
 # diskimage-builder's distribution elements: the one an image uses names its os_distro.
@@ -27,6 +28,10 @@ OS_ELEMENT = re.compile(
 DIB_ARCH = "amd64"
 # The output format that keeps the image's name; other formats get "-<format>" appended.
 NAMED_FORMAT = "qcow2"
+
+# Glance image properties of the image's CycloneDX SBOM (the build report names its path).
+SBOM_SHA256_PROPERTY = "dbaas_sbom_sha256"
+SBOM_SUMMARY_PROPERTY = "dbaas_sbom_summary"
 
 SETTINGS = ("formats", "image_overrides", "keep", "visibility", "protected", "tags", "properties", "os_versions")
 
@@ -85,6 +90,12 @@ def _upload(row: Mapping[str, Any], output: Mapping[str, Any], spec: Mapping[str
         upload["checksum"] = f"sha256:{output['sha256']}"
     if row.get("fingerprint"):
         upload["build_fingerprint"] = str(row["fingerprint"])
+    sbom = row.get("sbom") or {}
+    if sbom.get("sha256"):
+        # What is inside, where people look: the SBOM's hash and its package counts (operator values win).
+        upload["properties"] = dict({SBOM_SHA256_PROPERTY: str(sbom["sha256"]),
+                                     SBOM_SUMMARY_PROPERTY: sbom_document.summary_text(sbom.get("summary") or {})},
+                                    **upload["properties"])
     for key, derived in (("min_disk", spec.get("size")), ("min_ram", None)):
         value = pick(key, derived)
         if value is not None and value != "":

@@ -17,6 +17,10 @@ description:
     format) and hashed before they are renamed into place, and the fingerprint file is written last. A build
     that fails, times out or is killed leaves nothing at the output paths; its processes are killed, and the
     mounts and loop devices it left are released.
+  - With the collection's C(dbaas-sbom) element among O(elements) (the compose stage adds it to every image), the
+    build records what the image holds while DIB still has its root at hand, and writes the image's CycloneDX 1.6
+    SBOM C(<dest>/<name>.cdx.json) beside it (no second mount of the finished image). The SBOM of the build before
+    is kept as C(<dest>/<name>.cdx.previous.json) and RV(sbom.changes) says what changed between the two.
   - Outputs of an earlier successful build stay in place while a new build runs and when it fails, as long as
     they still match their own fingerprint file. Outputs that no fingerprint file vouches for are removed.
   - One build per image at a time, by a lock file C(<dest>/.<name>.lock).
@@ -228,6 +232,46 @@ images:
       format: qcow2
       size: 344195072
       sha256: 0f343b0931126a20f133d67c2b018a3b1e44d5b1b5cbbcd54e0bbbdc0f0a8a5c
+sbom:
+  description:
+    - The image's CycloneDX SBOM; none when the build has no C(dbaas-sbom) element, in check mode when the
+      image would build, and for a reused image whose SBOM file is no longer the one recorded.
+  returned: always
+  type: dict
+  contains:
+    path:
+      description: C(<dest>/<name>.cdx.json) on the build host.
+      type: str
+      sample: /var/lib/guest-images/debian-12.cdx.json
+    sha256:
+      description: sha256 of the SBOM file.
+      type: str
+      sample: 5d0c7f0e8b8f55cd1b0c6a2c0f1e7c7be5e2b1b8e5b0e0b5a7f3c1d9e2a4b6c8
+    summary:
+      description: How many components of each kind (C(deb), C(python), C(container-tarball), C(licensed-package)).
+      type: dict
+      sample: {deb: 412, python: 87, container-tarball: 1, licensed-package: 0}
+    changes:
+      description:
+        - C(unchanged) for a reused image; none for the first SBOM of an image; else lists C(added),
+          C(removed) (C({kind, name, arch, version})), C(upgraded), C(downgraded) (C({kind, name, arch, from, to}))
+          against the previous build's SBOM, Debian versions ordered as dpkg orders them.
+      type: raw
+      sample: {added: [], removed: [], upgraded: [{kind: deb, name: openssl, arch: amd64, from: 3.0.15-1~deb12u1,
+               to: 3.0.16-1~deb12u1}], downgraded: []}
+    previous_path:
+      description: C(<dest>/<name>.cdx.previous.json), the SBOM compared with (built images that had one).
+      type: str
+      returned: when a previous SBOM was compared
+    seconds:
+      description: Seconds the SBOM took after DIB finished (built images).
+      type: float
+      returned: when built
+  sample:
+    path: /var/lib/guest-images/debian-12.cdx.json
+    sha256: 5d0c7f0e8b8f55cd1b0c6a2c0f1e7c7be5e2b1b8e5b0e0b5a7f3c1d9e2a4b6c8
+    summary: {deb: 412, python: 0, container-tarball: 0, licensed-package: 0}
+    changes: unchanged
 fingerprint:
   description:
     - sha256 over everything that decides the image's content.

@@ -2,9 +2,10 @@
 """playbooks/build_guest.yml on localhost: a real DIB build, checked from outside.
 
 Full builds in this module: the base image (shared session fixture) and one
-rebuild with a changed environment, whose first attempt is abandoned: its
-playbook is SIGKILLed during the install phase and the build must stop by
-itself (no heartbeat from the controller).
+rebuild with a changed environment and one more package (which the report's
+SBOM comparison must name, and nothing else), whose first attempt is
+abandoned: its playbook is SIGKILLed during the install phase and the build
+must stop by itself (no heartbeat from the controller).
 """
 
 import dataclasses
@@ -90,7 +91,7 @@ def test_root_file_system_has_cloud_init_for_openstack(base_image):
 
 def test_rerun_changes_nothing_and_does_not_run_dib(base_image, run_playbook):
     out = base_image.output_dir
-    watched = [out / f"{BASE_IMAGE_NAME}.{suffix}" for suffix in ("qcow2", "log", "fingerprint.json")]
+    watched = [out / f"{BASE_IMAGE_NAME}.{suffix}" for suffix in ("qcow2", "log", "fingerprint.json", "cdx.json")]
     before = {path: _identity(path) for path in watched}
     started = time.monotonic()
     run = run_playbook("build_guest.yml", base_image.vars)
@@ -101,6 +102,9 @@ def test_rerun_changes_nothing_and_does_not_run_dib(base_image, run_playbook):
     entry = run.image(BASE_IMAGE_NAME)
     assert entry["status"] == "reused"
     assert entry["fingerprint"] == base_image.report_entry["fingerprint"]
+    assert entry["sbom"]["changes"] == "unchanged"
+    assert entry["sbom"]["sha256"] == sha256(out / f"{BASE_IMAGE_NAME}.cdx.json")
+    assert "unchanged (image reused)" in (out / "build-report.md").read_text()
     assert not list(out.glob(f".{BASE_IMAGE_NAME}.tmp-*"))
     print(f"no-op rerun of build_guest.yml: {elapsed:.1f} s")
     # The report changed (built -> reused); a further run changes nothing at all.
@@ -194,12 +198,15 @@ def abandoned_then_rebuilt(base_image, ansible_env, run_playbook, build_session_
     out = build_session_dir / "changed-env"
     out.mkdir()
     os.link(base_image.qcow2, out / base_image.qcow2.name)
-    for suffix in ("fingerprint.json", "log"):
+    for suffix in ("fingerprint.json", "log", "cdx.json"):
         shutil.copy2(base_image.output_dir / f"{BASE_IMAGE_NAME}.{suffix}", out / f"{BASE_IMAGE_NAME}.{suffix}")
     record = (out / f"{BASE_IMAGE_NAME}.fingerprint.json").read_bytes()
     extra_vars = base_image_vars(out, build_cache_dir)
     changed = dict(BASE_IMAGE_ENTRY)
     changed["environment"] = dict(changed["environment"], DIB_CLOUD_INIT_DATASOURCES="ConfigDrive, OpenStack, NoCloud")
+    # One more package list entry (tree: one small package, no new dependency): the SBOM comparison
+    # of the report must name exactly it.
+    changed["packages"] = ["tree"]
     extra_vars["build_guest_images"] = [changed]
     extra_vars["dib_image_poll_interval"] = POLL_INTERVAL
     locks = [out / f".{BASE_IMAGE_NAME}.lock", build_cache_dir / ".dbaas-guest-images-cache.lock"]
@@ -261,7 +268,8 @@ def test_changed_environment_rebuilds(abandoned_then_rebuilt, base_image):
     entry = run.image(BASE_IMAGE_NAME)
     assert entry["status"] == "built"
     assert entry["fingerprint"] != base_image.report_entry["fingerprint"]
-    assert entry["reason"] == "fingerprint changed: environment.DIB_CLOUD_INIT_DATASOURCES"
+    assert entry["reason"].startswith("fingerprint changed: "), entry["reason"]
+    assert "environment.DIB_CLOUD_INIT_DATASOURCES" in entry["reason"] and "packages" in entry["reason"]
     # The rerun reports the abandoned build, and only once.
     assert entry["previous"].startswith("previous build was abandoned: controller gone at install.d"), entry
     assert not (out / f"{BASE_IMAGE_NAME}.abandoned.json").exists()
@@ -272,6 +280,20 @@ def test_changed_environment_rebuilds(abandoned_then_rebuilt, base_image):
     assert entry["outputs"][0]["sha256"] == sha256(qcow2)
     with imageinspect.mounted_root(qcow2) as root:
         assert _datasource_list(root)[:3] == ["ConfigDrive", "OpenStack", "NoCloud"]
+        status = (root / "var/lib/dpkg/status").read_text()
+    (tree_version,) = re.findall(r"^Package: tree\nStatus: install ok installed\n(?:.+\n)*?Version: (\S+)$",
+                                 status, re.MULTILINE)
+    base_sbom = base_image.output_dir / f"{BASE_IMAGE_NAME}.cdx.json"
+    assert (out / f"{BASE_IMAGE_NAME}.cdx.previous.json").read_bytes() == base_sbom.read_bytes()
+    assert entry["sbom"]["path"] == str(out / f"{BASE_IMAGE_NAME}.cdx.json")
+    assert entry["sbom"]["changes"] == {
+        "added": [{"kind": "deb", "name": "tree", "arch": "amd64", "version": tree_version}],
+        "removed": [], "upgraded": [], "downgraded": [],
+    }
+    report = json.loads((out / "build-report.json").read_text())
+    (row,) = [r for r in report["images"] if r["name"] == BASE_IMAGE_NAME]
+    assert row["sbom"] == entry["sbom"]
+    assert f"  - + tree {tree_version}\n" in markdown
 
 
 FALLBACK = pathlib.Path(__file__).resolve().parents[2] / "roles" / "build_host" / "files" / "dm_fallback"

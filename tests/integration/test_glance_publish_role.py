@@ -7,7 +7,7 @@ import json
 import re
 import subprocess
 
-from lib.digest import sha512
+from lib.digest import sha256, sha512
 from test_glance_image import glance_json, images_named, images_tagged, make_qcow2, unique
 
 
@@ -60,6 +60,11 @@ def test_publish_role_uploads_report_rows_and_is_idempotent(base_image, ansible_
     assert (props["os_distro"], props["os_version"]) == ("debian", "12")
     assert (props["trove_datastore"], props["trove_datastore_version"]) == ("mysql", "8.0")
     assert props["build_fingerprint"] == base_image.report_entry["fingerprint"]
+    # What is inside: the SBOM beside the image, by its hash and package counts.
+    sbom = base_image.report_entry["sbom"]
+    assert props["dbaas_sbom_sha256"] == sbom["sha256"] == sha256(sbom["path"])
+    counts = f"{sbom['summary']['deb']} deb, 0 python, 0 container-tarball, 0 licensed-package"
+    assert props["dbaas_sbom_summary"] == counts
     assert {"dbaas-guest-image", "role-test", f"family:{name}"} <= set(image.tags)
 
     rc, results, output = run_role(tmp_path, env, role_vars, "again")

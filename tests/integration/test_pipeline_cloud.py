@@ -46,6 +46,7 @@ def test_build_guest_with_a_cloud_publishes_and_registers(
     assert glance["trove_datastore"] == "mysql"
     assert glance["trove_datastore_version"] == "8.0"
     assert glance["build_fingerprint"] == row["fingerprint"]
+    assert glance["dbaas_sbom_sha256"] == row["sbom"]["sha256"] == image.report_entry["sbom"]["sha256"]
 
     versions = [v for v in trove.versions(trove_admin) if v["datastore_name"] == "mysql" and v["name"] == "8.0"]
     assert len(versions) == 1, versions

@@ -33,6 +33,7 @@ from ansible_collections.dbaas.guest_images.plugins.module_utils._compose.operat
     check_container_images,
     check_package_location,
 )
+from ansible_collections.dbaas.guest_images.plugins.module_utils._sbom.inventory import SBOM_ELEMENT
 
 # Our elements (each ships in roles/<role>/files/elements).
 LAYER_ELEMENTS = {
@@ -267,6 +268,8 @@ def compose_guest_image(entry: Any, layers: Mapping[str, Any] | None = None) -> 
         environment["DATASTORE_PKG_SHA256SUMS"] = ";".join(f"{p['sha256']}  {p['name']}" for p in packages_found)
 
     elements.extend(_str_list(entry.get("elements"), "elements", where))
+    # Every image records its contents for its SBOM.
+    elements.append(SBOM_ELEMENT)
     environment.update(_str_dict(entry.get("environment"), "environment", where))
     element_paths = collection_element_paths() + base_paths
     element_paths.extend(_str_list(entry.get("element_paths"), "element_paths", where))
@@ -313,7 +316,7 @@ def _compose_plain(
     return _with_arch(
         {
             "name": name,
-            "elements": elements,
+            "elements": _dedupe(elements + [SBOM_ELEMENT]),
             "element_paths": _dedupe(
                 collection_element_paths() + base_paths + _str_list(entry.get("element_paths"), "element_paths", where)
             ),

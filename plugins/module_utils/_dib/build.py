@@ -86,6 +86,12 @@ from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.progress i
     progress_path,
 )
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.request import DibImageRequest
+from ansible_collections.dbaas.guest_images.plugins.module_utils._sbom import store as sbom_store
+from ansible_collections.dbaas.guest_images.plugins.module_utils._sbom.inventory import (
+    INVENTORY_VARIABLE,
+    SBOM_ELEMENT,
+    InventoryError,
+)
 
 # What check mode records for an input that does not exist yet (never a sha256).
 MISSING_INPUT = "(does not exist yet)"
@@ -247,6 +253,7 @@ def _run(
         "reason": reason,
         "changed_inputs": changed_inputs,
         "images": (record or {}).get("images", []) if not build else [],
+        "sbom": sbom_store.reused(record) if not build else None,
         "log_path": log_path_for(dest, name),
         "duration": 0.0,
     }
@@ -317,7 +324,8 @@ def _locked_build(
             )
             if not build and record is not None:
                 result.update(reason=reason + " (built by a concurrent run)", changed_inputs=[],
-                              images=record["images"], duration=round(time.time() - started, 3))
+                              images=record["images"], sbom=sbom_store.reused(record),
+                              duration=round(time.time() - started, 3))
                 return result
 
         def make_record(images: list[dict[str, Any]], duration: float) -> dict[str, Any]:
@@ -347,7 +355,8 @@ def _locked_build(
                 debootstrap_element_sha256=components["element_content"].get("debootstrap", ""),
             )
             try:
-                images = _build(request, dib_command, resolved, lock, make_record, heartbeat, base.environment)
+                images, sbom = _build(request, dib_command, resolved, lock, make_record, heartbeat, base.environment,
+                                      str(result["dib_version"]), components["element_content"])
             except BaseException:
                 base_cache.abandon(base)
                 raise
@@ -356,7 +365,7 @@ def _locked_build(
             cache.release()
     finally:
         lock.release()
-    result.update(changed=True, built=True, images=images, duration=round(time.time() - started, 3),
+    result.update(changed=True, built=True, images=images, sbom=sbom, duration=round(time.time() - started, 3),
                   base_cache=base.as_result(), phases=_phases_of(log_path_for(dest, name)))
     return result
 
@@ -369,7 +378,9 @@ def _build(
     make_record: Callable[[list[dict[str, Any]], float], dict[str, Any]],
     heartbeat: Heartbeat,
     cache_environment: dict[str, str],
-) -> list[dict[str, Any]]:
+    dib_version: str,
+    element_content: dict[str, str],
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     name, dest = request.name, request.dest
     prune_unaccounted(dest, name)
     work_dir = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=dest)
@@ -391,6 +402,9 @@ def _build(
         inputs=request.inputs, tmp_dir=tmp_dir, cache_dir=request.cache_dir,
     )
     env.update(cache_environment)
+    # The dbaas-sbom element records the image's contents there, outside the image.
+    inventory_path = os.path.join(work_dir, "sbom-inventory.json")
+    env[INVENTORY_VARIABLE] = inventory_path
 
     guardian = start_guardian(work_dir, dib_log, final_log, status, [] if lock.fd is None else [lock.fd],
                               note=abandoned.note_path(dest, name), heartbeat=heartbeat.path)
@@ -431,6 +445,16 @@ def _build(
             except OutputError as exc:
                 raise BuildError(f"DIB build of '{name}' finished but its output is not usable: {exc}",
                                  log_path=final_log, failed_hook=None) from exc
+            sbom = None
+            if SBOM_ELEMENT in resolved:
+                try:
+                    sbom = sbom_store.stage(
+                        inventory_path=inventory_path, work_dir=work_dir, dest=dest, name=name, outputs=images,
+                        dib_version=dib_version, arch=request.arch, element_content=element_content,
+                    )
+                except InventoryError as exc:
+                    raise BuildError(f"DIB build of '{name}' finished but its SBOM cannot be made: {exc}",
+                                     log_path=final_log, failed_hook=None) from exc
             leftovers = release_host_resources(work_dir)
             if leftovers:
                 raise BuildError(
@@ -438,9 +462,16 @@ def _build(
                     log_path=final_log, failed_hook=None,
                 )
             _move_log(dib_log, stdout_path, final_log)
-            publish(staged, images, dest, name, make_record(images, round(time.time() - started, 3)))
+            record = make_record(images, round(time.time() - started, 3))
+            if sbom is not None:
+                record["sbom"] = sbom.record()
+            publish(staged, images, dest, name, record)
+            if sbom is not None:
+                # After the record: a run killed in between leaves an SBOM whose sha256 the record does not
+                # vouch for, which a reuse then leaves out rather than reports.
+                sbom_store.install(sbom)
             remove_tree(work_dir)
-            return images
+            return images, None if sbom is None else sbom.result()
         except Interrupted as exc:
             raise BuildError(
                 f"dib_image for '{name}' was interrupted by signal {exc.signum}; DIB was killed and its work"

@@ -22,6 +22,9 @@ import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ansible_collections.dbaas.guest_images.plugins.module_utils._sbom import changes as sbom_changes
+from ansible_collections.dbaas.guest_images.plugins.module_utils._sbom import document as sbom_document
+
 STATUS_BUILT = "built"
 STATUS_REUSED = "reused"
 STATUS_FAILED = "failed"
@@ -91,6 +94,9 @@ def report_row(
         "log_path": result.get("log_path"),
         "dib_version": result.get("dib_version"),
     }
+    sbom = result.get("sbom")
+    if isinstance(sbom, dict) and sbom.get("path"):
+        row["sbom"] = {key: sbom.get(key) for key in ("path", "sha256", "summary", "changes")}
     if failed:
         row["error"] = result.get("msg") or "the build failed"
         row["reason"] = failure_reason(result)
@@ -137,6 +143,23 @@ def merge_rows(
     for row in current:
         merged[str(row.get("name"))] = dict(row)
     return list(merged.values())
+
+
+def _contents_lines(row: Mapping[str, Any]) -> list[str]:
+    """The Contents section of one image: its SBOM and what changed since the previous build."""
+    sbom = row.get("sbom") or {}
+    counts = sbom_document.summary_text(sbom.get("summary") or {})
+    lines = [f"- **{row.get('name')}** on {row.get('build_host')}: SBOM {sbom.get('path')} ({counts})"]
+    changes = sbom.get("changes")
+    if changes == "unchanged":
+        lines.append("  - unchanged (image reused)")
+    elif changes is None:
+        lines.append("  - first SBOM of this image: nothing to compare with")
+    elif sbom_changes.is_empty(changes):
+        lines.append("  - no package changed since the previous build")
+    else:
+        lines += [f"  - {_cell(line)}" for line in sbom_changes.lines(changes)]
+    return lines
 
 
 def report(
@@ -235,6 +258,11 @@ def render_markdown(document: Mapping[str, Any]) -> str:
                 )
                 + " |"
             )
+    with_sbom = [row for row in document.get("images", []) if row.get("sbom")]
+    if with_sbom:
+        lines += ["", "## Contents (what changed since the previous build)", ""]
+        for row in with_sbom:
+            lines += _contents_lines(row)
     failures = [row for row in document.get("images", []) if row.get("status") in FAILING_STATUSES]
     if failures:
         lines += ["", "## Failures", ""]

@@ -35,7 +35,8 @@ def test_verify_runs_between_build_and_publish_and_publish_takes_its_rows():
     assert "rejectattr('status', 'equalto', 'failed')" in publish
     # Between verify and publish the host's rows become the verify stage's rows.
     names = [task.get("name", "") for task in _tasks()]
-    handover = next(task for task in _tasks() if task.get("name") == "Stage verify - the report rows of this build host")
+    handover = next(task for task in _tasks()
+                    if task.get("name") == "Stage verify - the report rows of this build host")
     assert handover["ansible.builtin.set_fact"]["build_image_results"] == "{{ verify_results }}"
     assert names.index(_role_task("verify")["name"]) < names.index(handover["name"]) < names.index(
         _role_task("publish")["name"])

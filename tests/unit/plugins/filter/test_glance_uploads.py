@@ -103,3 +103,21 @@ def test_a_keep_that_is_not_a_count_is_refused_naming_the_role_variable(keep):
 def test_keep_counts(keep, given):
     [upload] = flt.glance_uploads([ROW], [], dict(SETTINGS, keep=keep))
     assert upload.get("keep") == given
+
+
+def test_sbom_hash_and_summary_become_properties():
+    # Key order as a fingerprint record keeps it (sorted): the text is the same as for a fresh build.
+    row = dict(ROW, sbom={"path": "/o/img.cdx.json", "sha256": "5" * 64,
+                          "summary": {"container-tarball": 1, "deb": 412, "licensed-package": 0, "python": 87}})
+    [upload] = flt.glance_uploads([row], [PLAIN_SPEC], SETTINGS)
+    assert upload["properties"] == {
+        "dbaas_sbom_sha256": "5" * 64,
+        "dbaas_sbom_summary": "412 deb, 87 python, 1 container-tarball, 0 licensed-package",
+        "p": "1",
+    }
+    # An operator's own value for the same key wins; a row without an SBOM gets neither property.
+    overridden = dict(SETTINGS, properties={"dbaas_sbom_summary": "mine"})
+    [upload] = flt.glance_uploads([row], [PLAIN_SPEC], overridden)
+    assert upload["properties"]["dbaas_sbom_summary"] == "mine"
+    [plain] = flt.glance_uploads([ROW], [PLAIN_SPEC], SETTINGS)
+    assert "dbaas_sbom_sha256" not in plain["properties"]

@@ -23,7 +23,7 @@ def test_filters_registered():
 
 def test_compose_through_filter():
     got = flt.FilterModule().filters()["compose_guest_image"](ENTRY, {"wheelhouse": "/w"})
-    assert got["elements"][-1] == "dbaas-datastore-container"
+    assert got["elements"][-2:] == ["dbaas-datastore-container", "dbaas-sbom"]
     assert got["inputs"]["DBAAS_GUEST_AGENT_WHEELHOUSE"] == "/w"
 
 

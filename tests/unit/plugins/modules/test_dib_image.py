@@ -67,6 +67,15 @@ case "${FAKE_DIB_MODE:-ok}" in
     exit 0;;
 esac
 log "dib-run-parts 50-fake completed"
+# The real dbaas-sbom cleanup.d hook, on a stand-in target root, when that element is in the build.
+if [ -n "${FAKE_DIB_TARGET_ROOT:-}" ]; then
+  for dir in ${ELEMENTS_PATH//:/ }; do
+    hook="$dir/dbaas-sbom/cleanup.d/99-dbaas-sbom-inventory"
+    if [ -x "$hook" ] && [[ " ${ELEMENTS[*]} " == *" dbaas-sbom "* ]]; then
+      TARGET_ROOT="$FAKE_DIB_TARGET_ROOT" "$hook"
+    fi
+  done
+fi
 log "Converting image using qemu-img convert"
 for t in ${TYPES//,/ }; do
   case $t in
@@ -153,7 +162,8 @@ def test_build_then_noop_then_rebuild_on_change(dib, tmp_path):
     assert result["changed"] and result["built"]
     assert runs(dib) == 1
     assert set(result) == {"changed", "built", "images", "fingerprint", "duration", "log_path", "dib_version",
-                           "resolved_elements", "reason", "changed_inputs", "base_cache", "phases"}
+                           "resolved_elements", "reason", "changed_inputs", "sbom", "base_cache", "phases"}
+    assert result["sbom"] is None, "no dbaas-sbom element, no SBOM"
     assert [i["format"] for i in result["images"]] == ["qcow2", "tar"]
     qcow = result["images"][0]
     assert qcow["path"] == str(dest / "img.qcow2")
@@ -452,7 +462,7 @@ def test_argument_spec_matches_documentation():
         assert sorted(doc[name].get("choices") or []) == sorted(option.get("choices") or []), name
     returns = set(yaml.safe_load(dib_image.RETURN))
     assert returns == {"images", "fingerprint", "duration", "log_path", "dib_version", "resolved_elements", "built",
-                       "reason", "changed_inputs", "previous_build", "base_cache", "phases"}
+                       "reason", "changed_inputs", "previous_build", "sbom", "base_cache", "phases"}
 
 
 def test_silent_controller_stops_the_build_and_leaves_a_note(dib, tmp_path):
@@ -553,3 +563,80 @@ def test_killed_module_leaves_a_note_for_the_next_run(dib, tmp_path):
     note = json.loads(note_file.read_text())
     assert (note["cause"], note["phase"]) == ("the module process died", "install.d")
     assert wait_gone(lambda: leftovers(str(dest)) == []), leftovers(str(dest))
+
+
+SBOM_ELEMENTS = os.path.join(os.path.dirname(os.path.abspath(dib_build.__file__)), "..", "..", "..", "roles",
+                             "build_image", "files", "elements")
+STATUS = """Package: tree
+Status: install ok installed
+Architecture: amd64
+Version: 2.1.0-1
+
+Package: removed-one
+Status: deinstall ok config-files
+Architecture: amd64
+Version: 1.0
+
+Package: bsdutils
+Status: install ok installed
+Architecture: amd64
+Source: util-linux (2.38.1-5)
+Version: 1:2.38.1-5+deb12u1
+"""
+
+
+def _target_root(tmp_path, status):
+    root = tmp_path / "target"
+    (root / "var/lib/dpkg").mkdir(parents=True, exist_ok=True)
+    (root / "var/lib/dpkg/status").write_text(status)
+    (root / "etc").mkdir(exist_ok=True)
+    (root / "etc/os-release").write_text('ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n')
+    site = root / "opt/agent/lib/python3.11/site-packages/Foo_Bar-1.0.dist-info"
+    site.mkdir(parents=True, exist_ok=True)
+    (root / "opt/agent/pyvenv.cfg").write_text("home = /usr/bin\n")
+    (site / "METADATA").write_text("Metadata-Version: 2.1\nName: Foo_Bar\nVersion: 1.0\n\nName: not this\n")
+    return root
+
+
+@pytest.mark.skipif(subprocess.run(["sh", "-c", "command -v dpkg-query"], check=False).returncode != 0,
+                    reason="dpkg-query is not installed on this machine")
+def test_sbom_from_the_element_inventory_then_compared_on_rebuild(dib, tmp_path):
+    dest = tmp_path / "out"
+    root = _target_root(tmp_path, STATUS)
+    env = {"DIB_RELEASE": "bookworm", "FAKE_DIB_TARGET_ROOT": str(root)}
+    over = dict(elements=["fake-os", "dbaas-sbom"], element_paths=[os.path.normpath(SBOM_ELEMENTS)], environment=env)
+    result = dib_build.run(request(dib, dest, **over))
+    sbom = result["sbom"]
+    assert sbom["path"] == str(dest / "img.cdx.json")
+    assert sbom["changes"] is None
+    assert sbom["summary"] == {"deb": 2, "python": 1, "container-tarball": 0, "licensed-package": 0}
+    doc = json.loads((dest / "img.cdx.json").read_text())
+    assert doc["metadata"]["component"]["hashes"][0]["content"] == result["images"][0]["sha256"]
+    assert sorted(c["purl"] for c in doc["components"] if "purl" in c) == [
+        "pkg:deb/debian/bsdutils@1%3A2.38.1-5%2Bdeb12u1?arch=amd64&distro=debian-12",
+        "pkg:deb/debian/tree@2.1.0-1?arch=amd64&distro=debian-12",
+        "pkg:pypi/foo-bar@1.0",
+    ]
+    # The inventory path is the build's own, outside the target, and gone with the work folder.
+    assert json.loads((dest / "img.fingerprint.json").read_text())["sbom"]["sha256"] == sbom["sha256"]
+    assert leftovers(str(dest)) == []
+
+    reused = dib_build.run(request(dib, dest, **over))
+    assert reused["sbom"]["changes"] == "unchanged"
+    assert reused["sbom"]["sha256"] == sbom["sha256"]
+
+    _target_root(tmp_path, STATUS.replace("Version: 2.1.0-1", "Version: 2.0.4-1"))
+    rebuilt = dib_build.run(request(dib, dest, force=True, **over))
+    assert rebuilt["sbom"]["changes"]["downgraded"] == [
+        {"kind": "deb", "name": "tree", "arch": "amd64", "from": "2.1.0-1", "to": "2.0.4-1"}]
+    assert (dest / "img.cdx.previous.json").read_text() == json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_sbom_element_without_inventory_fails_the_build(dib, tmp_path):
+    dest = tmp_path / "out"
+    over = dict(elements=["fake-os", "dbaas-sbom"], element_paths=[os.path.normpath(SBOM_ELEMENTS)])
+    with pytest.raises(dib_build.BuildError, match="SBOM cannot be made: the dbaas-sbom element wrote no inventory"):
+        dib_build.run(request(dib, dest, **over))
+    assert not (dest / "img.qcow2").exists()
+    assert not (dest / "img.cdx.json").exists()
+    assert leftovers(str(dest)) == []

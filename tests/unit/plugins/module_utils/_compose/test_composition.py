@@ -37,7 +37,7 @@ def sha(data=b"payload"):
 def test_container_entry_composes_os_then_datastore_layer():
     got = composition.compose_guest_image(entry(), {"wheelhouse": "/srv/wheels"})
     assert got["name"] == "trove-debian-12-mysql-8.0-container"
-    assert got["elements"] == OS_ELEMENTS + ["dbaas-datastore-container"]
+    assert got["elements"] == OS_ELEMENTS + ["dbaas-datastore-container", "dbaas-sbom"]
     assert got["elements"][0] == "debian-minimal"
     assert got["environment"]["DIB_RELEASE"] == "bookworm"
     assert got["environment"]["DBAAS_CONTAINER_ENGINE"] == "docker"
@@ -52,7 +52,7 @@ def test_container_entry_composes_os_then_datastore_layer():
 
 def test_package_entry_takes_server_package_service_and_data_dir_from_table():
     got = composition.compose_guest_image(entry(datastore="mariadb", datastore_version="10.11", mode="package"))
-    assert got["elements"][-1] == "dbaas-datastore-package"
+    assert got["elements"][-2:] == ["dbaas-datastore-package", "dbaas-sbom"]
     env = got["environment"]
     assert env["DBAAS_DATASTORE_PACKAGES"] == "mariadb-server"
     assert env["DBAAS_DATASTORE_SERVICE"] == "mariadb"
@@ -93,7 +93,7 @@ def test_entry_extras_append_and_environment_wins_over_layers():
         {"environment": {"DIB_DISTRIBUTION_MIRROR": "http://mirror.invalid/debian", "DIB_RELEASE": "x"}},
     )
     assert got["name"] == "custom"
-    assert got["elements"][-1] == "my-element"
+    assert got["elements"][-2:] == ["my-element", "dbaas-sbom"]
     assert got["element_paths"][-1] == "/opt/elements"
     assert got["environment"]["DIB_RELEASE"] == "trixie"
     assert got["environment"]["EXTRA"] == "1"
@@ -193,7 +193,8 @@ def test_every_supported_row_composes():
     assert len(rows) > 20
     for row in rows:
         got = composition.compose_guest_image(dict(row))
-        assert got["elements"][-1].startswith("dbaas-datastore-")
+        assert got["elements"][-2].startswith("dbaas-datastore-")
+        assert got["elements"][-1] == "dbaas-sbom"
 
 
 def test_plain_entry_passes_through():
@@ -202,7 +203,7 @@ def test_plain_entry_passes_through():
         {"environment": {"DIB_DISTRIBUTION_MIRROR": "m"}},
     )
     assert got["name"] == "plain"
-    assert got["elements"] == ["debian-minimal", "vm"]
+    assert got["elements"] == ["debian-minimal", "vm", "dbaas-sbom"]
     assert got["environment"] == {"DIB_DISTRIBUTION_MIRROR": "m"}
     assert got["inputs"] == {"X": "/x"}
     assert got["size"] is None

@@ -73,7 +73,7 @@ def test_licensed_deb_file_is_added_as_input_and_element(tmp_path):
             datastore_pkg_sha256={"acme_1.0_all.deb": sha().upper()},
         )
     )
-    assert got["elements"][-1] == "dbaas-licensed-packages"
+    assert got["elements"][-2:] == ["dbaas-licensed-packages", "dbaas-sbom"]
     assert got["inputs"]["DATASTORE_PKG_LOCATION"] == deb
     assert got["environment"]["DATASTORE_PKG_SHA256SUMS"] == f"{sha()}  acme_1.0_all.deb"
 

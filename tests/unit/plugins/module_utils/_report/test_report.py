@@ -159,3 +159,32 @@ def test_markdown_shows_the_verification_of_each_row():
     assert lines["| good"].endswith("| passed (tcg, first answer 76 s) |")
     assert lines["| bad"].endswith("| failed at agent-rpc |")
     assert lines["| plain"].endswith("| - |")
+
+
+SBOM = {"path": "/out/img.cdx.json", "sha256": "5" * 64, "summary": {"deb": 3, "python": 1}}
+
+
+def test_row_carries_the_sbom_and_markdown_says_what_changed():
+    changes = {"added": [{"kind": "deb", "name": "tree", "arch": "amd64", "version": "2.1.0-1"}], "removed": [],
+               "upgraded": [{"kind": "deb", "name": "openssl", "arch": "amd64", "from": "3.0.15-1~deb12u1",
+                             "to": "3.0.16-1~deb12u1"}], "downgraded": []}
+    built = build_report.report_row({"built": True, "sbom": dict(SBOM, changes=changes, seconds=0.4)}, "img", "h1")
+    assert built["sbom"] == dict(SBOM, changes=changes)
+    reused = build_report.report_row({"built": False, "sbom": dict(SBOM, changes="unchanged")}, "old", "h1")
+    first = build_report.report_row({"built": True, "sbom": dict(SBOM, changes=None)}, "new", "h1")
+    same = build_report.report_row({"built": True, "sbom": dict(SBOM, changes={k: [] for k in changes})}, "same", "h1")
+    none = build_report.report_row({"built": True}, "nosbom", "h1")
+    assert "sbom" not in none
+    markdown = build_report.render_markdown(build_report.report([built, reused, first, same, none], generated_at="t"))
+    section = markdown.split("## Contents (what changed since the previous build)\n", 1)[1]
+    assert section.splitlines()[1:] == [
+        "- **img** on h1: SBOM /out/img.cdx.json (3 deb, 1 python)",
+        "  - + tree 2.1.0-1",
+        "  - openssl 3.0.15-1~deb12u1 → 3.0.16-1~deb12u1 (upgraded)",
+        "- **new** on h1: SBOM /out/img.cdx.json (3 deb, 1 python)",
+        "  - first SBOM of this image: nothing to compare with",
+        "- **old** on h1: SBOM /out/img.cdx.json (3 deb, 1 python)",
+        "  - unchanged (image reused)",
+        "- **same** on h1: SBOM /out/img.cdx.json (3 deb, 1 python)",
+        "  - no package changed since the previous build",
+    ]
