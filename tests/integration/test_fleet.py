@@ -80,8 +80,8 @@ class Fleet:
         """Publishing runs on the build hosts: give them a Python with openstacksdk (made once, kept)."""
         venv = pathlib.Path(BASE_DIR) / "build-host-python"
         python = venv / "bin" / "python"
-        usable = python.exists() and subprocess.run([str(python), "-c", "import openstack"], capture_output=True,
-                                                   check=False).returncode == 0
+        usable = python.exists() and subprocess.run(
+            [str(python), "-c", "import openstack"], capture_output=True, check=False).returncode == 0
         if not usable:
             subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True, capture_output=True)
             subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "openstacksdk"],

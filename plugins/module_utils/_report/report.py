@@ -32,6 +32,11 @@ STATUS_FAILED = "failed"
 STATUS_WOULD_BUILD = "would_build"
 # Set on every row of a run by the report module; not news by itself.
 REPORTED_AT = "reported_at"
+# The build plan's rows: no healthy host could take the image, or its host left no result.
+STATUS_UNREACHABLE = "unreachable"
+STATUS_NOT_BUILT = "not_built"
+# Rows that make a run fail.
+FAILING_STATUSES = (STATUS_FAILED, STATUS_UNREACHABLE, STATUS_NOT_BUILT)
 
 
 def _first_line(text: object) -> str:
@@ -51,11 +56,6 @@ def failure_reason(result: Mapping[str, Any]) -> str:
             where = " in " + "/".join(str(hook).rstrip("/").split("/")[-2:])
         return f"DIB failed{where}: {_first_line(lines[0])}"
     return _first_line(result.get("msg")) or "the build failed"
-# The build plan's rows: no healthy host could take the image, or its host left no result.
-STATUS_UNREACHABLE = "unreachable"
-STATUS_NOT_BUILT = "not_built"
-# Rows that make a run fail.
-FAILING_STATUSES = (STATUS_FAILED, STATUS_UNREACHABLE, STATUS_NOT_BUILT)
 
 
 def report_row(
