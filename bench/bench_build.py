@@ -191,7 +191,7 @@ def bench_plain(env, workdir, phase_durations, results):
 
 
 def _dib_environment(composed, spec):
-    apt_sources, _ = _collection_import(_env())
+    apt_sources = _collection_import(_env())[0]
     return apt_sources.environment_for_elements(
         composed["dib_environment"], composed["dib_environment_by_distribution"], composed["host_distribution"],
         spec["elements"],
@@ -256,7 +256,7 @@ def main() -> int:
         parser.error(f"--images {args.images!r}: use plain, trove or plain,trove")
 
     env = _env()
-    _, phase_durations = _collection_import(env)
+    phase_durations = _collection_import(env)[1]
     workdir = pathlib.Path(args.workdir or tempfile.mkdtemp(prefix="bench-build-"))
     workdir.mkdir(parents=True, exist_ok=True)
     results: dict = {"load_average_at_start": os.getloadavg()[0], "cores": os.cpu_count()}
