@@ -22,6 +22,7 @@ import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ansible_collections.dbaas.guest_images.plugins.module_utils._plan.plan import image_name
 from ansible_collections.dbaas.guest_images.plugins.module_utils._sbom import changes as sbom_changes
 from ansible_collections.dbaas.guest_images.plugins.module_utils._sbom import document as sbom_document
 
@@ -116,7 +117,8 @@ def stage_failure_rows(
     done = {str(row.get("name")) for row in recorded or []}
     rows = [dict(row) for row in recorded or []]
     for entry in entries or []:
-        name = str(entry.get("name") if isinstance(entry, Mapping) else entry)
+        # The name the plan and the build give the entry (a Trove entry without `name` has a default one).
+        name = image_name(entry) if isinstance(entry, Mapping) else str(entry)
         if name in done:
             continue
         done.add(name)

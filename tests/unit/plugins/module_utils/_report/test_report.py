@@ -122,6 +122,12 @@ def test_stage_failure_rows_name_every_entry_once():
     assert [(r["name"], r["status"]) for r in rows] == [("done", "built"), ("a", "failed"), ("b", "failed")]
     assert rows[1]["reason"] == "compose failed: wheelhouse: not installable"
     assert rows[1]["error"] == "wheelhouse: not installable\ndetail"
+    # A Trove entry without `name` gets the row of the name the plan and the build give it.
+    (trove,) = build_report.stage_failure_rows(
+        [{"os": "debian", "release": "12", "datastore": "mysql", "datastore_version": "8.0", "mode": "container"}],
+        {"failed": True, "msg": "x"}, "h", "compose",
+    )
+    assert trove["name"] == "trove-debian-12-mysql-8.0-container"
 
 
 def test_merge_keeps_other_images_and_replaces_the_same_image():
