@@ -166,6 +166,9 @@ class ModuleRun:
         jid = started.get("ansible_job_id")
         if started.get("failed") or not jid:
             return started
+        # At once, so that a job's events name every build, even one that ends before the first poll.
+        host = self._task_vars.get("inventory_hostname", "?")
+        display.display(f"[dib_image {name}] started on {host} (job {jid}); progress follows")
         # Unexpanded on purpose: async_status expands it in the same environment async_wrapper did.
         async_dir = self._action.get_shell_option("async_dir", default="~/.ansible_async")
         beat = ""

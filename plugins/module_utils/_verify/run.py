@@ -335,8 +335,9 @@ def _watch(guest: qemu.Guest, plane: trove_client.ControlPlane, timeline: Timeli
         refused = console.CLOUD_INIT_ERROR.search(text)
         if refused:
             raise VerifyFailed("cloud-init", _failure(
-                f"cloud-init could not write Trove's files ({refused.group(0)}): the image lacks the "
-                "injected_config_owner/group Trove uses, so trove-guestagent.conf is never written",
+                f"the guest agent never answered, and cannot: cloud-init could not write Trove's files"
+                f" ({refused.group(0)}): the image lacks the injected_config_owner/group Trove uses, so"
+                " trove-guestagent.conf is never written",
                 guest, plane, state, None))
         if time.monotonic() > deadline:
             break
