@@ -158,7 +158,10 @@ def test_plain_debian_without_agent_fails_verify_in_time_and_is_not_published(
     assert verify["result"] == "failed"
     assert verify["step"] in ("cloud-init", "agent-rpc"), verify
     assert "the guest agent never answered" in verify["message"], verify["message"]
-    assert f"within {FAIL_TIMEOUT} s" in verify["message"]
+    # Either the bounded wait ran out, or the console showed the cause first (a plain Debian image has no
+    # `ubuntu` user, Trove's injected_config_owner, so cloud-init stops writing Trove's files).
+    assert (f"within {FAIL_TIMEOUT} s" in verify["message"]
+            or "cloud-init could not write Trove's files" in verify["message"]), verify["message"]
     assert "--- serial console (tail) ---" in verify["message"]
     record = json.loads((base_image.output_dir / f"{row['name']}.verify.json").read_text())
     assert record["result"] == "failed" and record["step"] == verify["step"]
@@ -168,7 +171,8 @@ def test_plain_debian_without_agent_fails_verify_in_time_and_is_not_published(
     print(f"\nplain image: verify failed at {record['step']} after {record['duration']} s "
           f"(whole playbook {elapsed:.0f} s)")
     conn = cloud_config.connect(cloud_config.admin_cloud)
-    assert [i.id for i in conn.image.images() if i.name == row["name"]] == []
+    # Not uploaded under its name, nor under a unique name of its family (<name>-<UTC time>).
+    assert [i.id for i in conn.image.images() if i.name.startswith(row["name"])] == []
     assert sha256(base_image.qcow2) == row["outputs"][0]["sha256"]
     assert _own_leftovers() == []
 
