@@ -404,7 +404,7 @@ def entries_for_host(
 
 
 def image_results(rows: Iterable[Mapping[str, Any]], published: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Per image of the report: name, status, build host and the Glance ids of its published outputs."""
+    """Per image of the report: name, status, build host, the Glance ids of its published outputs, its SBOM."""
     ids_by_path: dict[str, list[str]] = {}
     for item in published:
         if item.get("image_id") and item.get("path"):
@@ -420,5 +420,7 @@ def image_results(rows: Iterable[Mapping[str, Any]], published: Iterable[Mapping
             "glance_image_id": ids[0] if ids else None,
             "glance_image_ids": ids,
             "reason": row.get("error") if row.get("status") != "built" and row.get("error") else row.get("reason"),
+            # The image's CycloneDX SBOM on its build host (None when the build made none).
+            "sbom": (row.get("sbom") or {}).get("path"),
         })
     return results

@@ -192,12 +192,13 @@ def test_entries_for_host_and_image_results():
     plan = [p.Assignment("a", "h1", "r", 1.0), p.Assignment("b", "h2", "r", 1.0),
             p.Assignment("c", None, "r", 1.0, status=p.STATUS_UNREACHABLE)]
     assert p.entries_for_host(entries, plan, "h1") == [{"name": "a"}]
-    rows = [{"name": "a", "status": "built", "build_host": "h1", "outputs": [{"path": "/o/a.qcow2"}], "reason": "new"},
+    rows = [{"name": "a", "status": "built", "build_host": "h1", "outputs": [{"path": "/o/a.qcow2"}], "reason": "new",
+             "sbom": {"path": "/o/a.cdx.json", "sha256": "s"}},
             {"name": "c", "status": "unreachable", "build_host": "h3", "outputs": [], "error": "h3 down"}]
     published = [{"path": "/o/a.qcow2", "image_id": "id-a"}, {"path": "/o/x.qcow2", "image_id": "id-x"}]
     assert p.image_results(rows, published) == [
         {"name": "a", "status": "built", "build_host": "h1", "glance_image_id": "id-a", "glance_image_ids": ["id-a"],
-         "reason": "new"},
+         "reason": "new", "sbom": "/o/a.cdx.json"},
         {"name": "c", "status": "unreachable", "build_host": "h3", "glance_image_id": None, "glance_image_ids": [],
-         "reason": "h3 down"},
+         "reason": "h3 down", "sbom": None},
     ]
