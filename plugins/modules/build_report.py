@@ -89,29 +89,16 @@ markdown_path:
 
 import json  # noqa: E402
 import os  # noqa: E402
-import tempfile  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
+from ansible_collections.dbaas.guest_images.plugins.module_utils._common.files import write_text_atomically  # noqa: E402
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.lock import ImageLock, LockTimeout  # noqa: E402
 from ansible_collections.dbaas.guest_images.plugins.module_utils._report import report as build_report  # noqa: E402
 from ansible_collections.dbaas.guest_images.plugins.module_utils._report.request import (  # noqa: E402
     BuildReportRequest,
     argument_spec,
 )
-
-
-def _write_atomically(path, text):
-    handle, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _previous(json_path, markdown_path):
@@ -140,8 +127,8 @@ def _write(module, request):
     if previous is not None and build_report.same_report(previous, document):
         return dict(outcome, changed=False, report=previous)
     if not module.check_mode:
-        _write_atomically(json_path, json.dumps(document, indent=2, sort_keys=True) + "\n")
-        _write_atomically(markdown_path, build_report.render_markdown(document))
+        write_text_atomically(json_path, json.dumps(document, indent=2, sort_keys=True) + "\n")
+        write_text_atomically(markdown_path, build_report.render_markdown(document))
     return dict(outcome, changed=True, report=document)
 
 

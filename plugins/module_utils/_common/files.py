@@ -1,5 +1,5 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The "readable, non-empty regular file" rule for files operators hand in.
+"""The "readable, non-empty regular file" rule for files operators hand in, and atomic writes.
 
 PRIVATE to the collection: no compatibility promise outside it.
 """
@@ -7,6 +7,7 @@ PRIVATE to the collection: no compatibility promise outside it.
 from __future__ import annotations
 
 import os
+import tempfile
 
 
 class FileProblem(ValueError):
@@ -28,3 +29,18 @@ def check_readable_file(path: str) -> int:
     if size == 0:
         raise FileProblem(f"{path} is empty")
     return size
+
+
+def write_text_atomically(path: str, text: str, mode: int = 0o644) -> None:
+    """Replace ``path`` with ``text`` in one step: a reader sees the old file or the new one, never a part."""
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=folder)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

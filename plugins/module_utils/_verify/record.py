@@ -13,10 +13,10 @@ second verification. Written atomically (a temporary file renamed).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from typing import Any
+
+from ansible_collections.dbaas.guest_images.plugins.module_utils._common.files import write_text_atomically
 
 RESULT_PASSED = "passed"
 RESULT_FAILED = "failed"
@@ -52,15 +52,4 @@ def mismatch(record: Mapping[str, Any] | None, fingerprint: str, sha256: str, tr
 
 def write(path: str, record: Mapping[str, Any]) -> None:
     """Write ``record`` to ``path`` atomically (readable by all: it holds no secret)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".verify-", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(dict(record, format=FORMAT), handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_text_atomically(path, json.dumps(dict(record, format=FORMAT), indent=2, sort_keys=True) + "\n")
