@@ -65,6 +65,19 @@ def _packages(document: Mapping[str, Any]) -> dict[tuple[str, ...], tuple[str, M
     return found
 
 
+def python_compare(old: str, new: str) -> int | None:
+    """PEP 440 order of two Python versions (-1, 0, 1); None without ``packaging`` or for a non-PEP 440 version."""
+    try:
+        from packaging.version import InvalidVersion, Version  # noqa: PLC0415 (optional on build hosts)
+    except ImportError:
+        return None
+    try:
+        a, b = Version(old), Version(new)
+    except InvalidVersion:
+        return None
+    return (a > b) - (a < b)
+
+
 def _order(kind: str, component: Mapping[str, Any], old: str, new: str) -> int:
     if kind == KIND_DEB or (kind == KIND_LICENSED and _prop(component, "dbaas:licensed:type") == "deb"):
         try:
@@ -72,16 +85,9 @@ def _order(kind: str, component: Mapping[str, Any], old: str, new: str) -> int:
         except debversion.InvalidVersion:
             pass
     if kind == KIND_PYTHON:
-        try:
-            from packaging.version import InvalidVersion, Version  # noqa: PLC0415 (optional on build hosts)
-        except ImportError:
-            pass
-        else:
-            try:
-                a, b = Version(old), Version(new)
-                return (a > b) - (a < b)
-            except InvalidVersion:
-                pass
+        order = python_compare(old, new)
+        if order is not None:
+            return order
     try:
         return debversion.compare(old, new)
     except debversion.InvalidVersion:

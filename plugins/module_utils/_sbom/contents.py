@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ansible_collections.dbaas.guest_images.plugins.module_utils._sbom import debversion
+from ansible_collections.dbaas.guest_images.plugins.module_utils._sbom.changes import python_compare
 from ansible_collections.dbaas.guest_images.plugins.module_utils._sbom.document import (
     KIND_DEB,
     KIND_LICENSED,
@@ -37,15 +38,9 @@ def _image_name(document: Mapping[str, Any], index: int) -> str:
 
 def _below(kind: str, version: str, limit: str) -> bool:
     if kind == KIND_PYTHON:
-        try:
-            from packaging.version import InvalidVersion, Version  # noqa: PLC0415 (optional)
-        except ImportError:
-            pass
-        else:
-            try:
-                return Version(version) < Version(limit)
-            except InvalidVersion:
-                pass
+        order = python_compare(version, limit)
+        if order is not None:
+            return order < 0
     return debversion.compare(version, limit) < 0
 
 
