@@ -137,7 +137,7 @@ options:
     description:
       - A file the module creates and the controller refreshes while it waits for the build. When it is not
         refreshed for O(heartbeat_misses) times O(heartbeat_interval) seconds (or times the longest gap seen
-        between two refreshes, when the controller is slower than that; never less than 10 s, and 30 s more
+        between two refreshes, when the controller is slower than that; never less than 30 s, and 30 s more
         for the first refresh), the controller is taken to be gone;
         the build stops, DIB is killed, mounts, loop devices and locks are released, and
         C(<dest>/<name>.abandoned.json) says where the build was; the next run returns it as RV(previous_build).

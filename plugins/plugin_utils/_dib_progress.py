@@ -199,7 +199,7 @@ class ModuleRun:
                 return {"failed": True, "msg": f"dib_image: no result from the build host after {waited} s (job {jid})"}
             state = self._read_progress(status_file, beat) if status_file else None
             status = self._execute("ansible.legacy.async_status", status_args)
-            if status.get("finished") or (status.get("failed") and not status.get("started", True)):
+            if status.get("finished") or _no_job(status):
                 break
             now = time.time()
             if state and "started_at" in state and should_report(state, last_phase, last_report, now):
@@ -219,7 +219,7 @@ class ModuleRun:
         self._execute("ansible.legacy.async_status", cleanup_args)
         if forget_beat:
             self._shell(forget_beat)
-        if status.get("failed") and not status.get("started", True) and status_file:
+        if _no_job(status) and status_file:
             # No job any more: a build that stopped itself because this controller was silent for too
             # long discards its async result; its note says what happened.
             note = self._read_note(note_path(dest, name))
@@ -245,6 +245,14 @@ class ModuleRun:
             return None
         note["summary"] = summary(note)
         return note
+
+
+def _no_job(status: dict[str, Any]) -> bool:
+    """async_status found no job (its results file is gone): never started, or discarded by the module."""
+    # ansible-core answers a missing job file with started=1, finished=1 and this message.
+    return bool(status.get("failed")) and (
+        not status.get("started", True) or "could not find job" in str(status.get("msg", ""))
+    )
 
 
 def _killed_under_its_wrapper(result: dict[str, Any]) -> bool:

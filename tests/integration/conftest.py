@@ -2,10 +2,13 @@
 
 Each fixture module below owns one kind of shared resource; tests ask for the
 fixture they need and pytest builds or starts it the first time it is asked
-for in the run, then hands the same one to every later test.
+for in the run, then hands the same one to every later test. The shared images are built in
+the background from the run's start, and the tests that need none run first
+(``fixtures/background.py``).
 """
 
 pytest_plugins = [
+    "fixtures.background",
     "fixtures.build",
     "fixtures.cloud",
     "fixtures.layers",

@@ -119,8 +119,8 @@ def test_killed_controller_stops_a_remote_build(ssh_build_host, ansible_env, tmp
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     print(f"remote build stopped {stopped:.0f} s after the playbook was killed")
-    # 3 polls of 2 s, each an SSH round trip or two, plus the cleanup.
-    assert stopped < 40
+    # 3 polls of 2 s are less than the silence always allowed (MIN_SILENCE, 30 s), then the cleanup.
+    assert stopped < 60
     assert fake.wait_gone(lambda: fake.leftovers(str(dest)) == [] and not beats(), 30), os.listdir(dest)
     note = json.loads((dest / "img.abandoned.json").read_text())
     assert (note["cause"], note["phase"]) == ("controller gone", "install.d")

@@ -108,6 +108,7 @@ def test_real_dib_failure_is_explained(ansible_env, build_cache_dir, dib_command
     }
     proc, result = run_task(ansible_env, tmp_path, args)
     assert result["failed"], proc.stdout
+    assert "failed_hook" in result, (result, proc.stdout)
     # the element's own hook file, not the copy in the deleted work folder
     assert result["failed_hook"].endswith("/elements/debootstrap/root.d/08-debootstrap")
     assert os.path.isfile(result["failed_hook"])

@@ -29,7 +29,9 @@ import os
 import re
 import time
 
-MIN_SILENCE = 10.0
+# A loaded build host or controller can stall for ten seconds and more (seen in CI): a shorter silence
+# is not taken for a gone controller, whatever the poll interval.
+MIN_SILENCE = 30.0
 FIRST_BEAT_GRACE = 30.0
 # async_wrapper's job ids: "j" + digits, "." + the wrapper's PID.
 _JOB_FILE = re.compile(r"^j\d+\.\d+$")

@@ -289,12 +289,12 @@ def test_killed_playbook_stops_its_build(tmp_path):
         os.killpg(play.pid, 9)
         play.wait(timeout=30)
         killed = time.monotonic()
-        assert fake.wait_gone(lambda: not fake.alive(child), 40), "DIB still runs without its controller"
+        assert fake.wait_gone(lambda: not fake.alive(child), 60), "DIB still runs without its controller"
         stopped = time.monotonic() - killed
     finally:
         if play.poll() is None:
             os.killpg(play.pid, 9)
-    assert stopped < 25, stopped  # 3 polls of 1 s (at least MIN_SILENCE, 10 s), plus the cleanup
+    assert stopped < 45, stopped  # 3 polls of 1 s (at least MIN_SILENCE, 30 s), plus the cleanup
     assert fake.wait_gone(lambda: fake.leftovers(str(dest)) == [] and not beats())
     assert json.loads((dest / "img.abandoned.json").read_text())["cause"] == "controller gone"
     # The lock is free and no async result is left for a controller that will never read it.

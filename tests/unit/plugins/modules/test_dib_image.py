@@ -485,7 +485,7 @@ def test_silent_controller_stops_the_build_and_leaves_a_note(dib, tmp_path):
     elapsed = time.monotonic() - started
     assert proc.returncode == 1
     assert "stopped at install.d: no heartbeat from the controller" in out, out
-    assert elapsed < 30
+    assert elapsed < 50  # MIN_SILENCE (30 s) after the one beat, then the cleanup
     assert wait_gone(lambda: not alive(child)), "DIB's child survived"
     assert leftovers(str(dest)) == []
     assert not beat.exists()
@@ -541,8 +541,8 @@ def test_silent_controller_stops_the_wait_for_the_lock(dib, tmp_path):
         with pytest.raises(dib_build.BuildError, match="stopped at the wait for a lock: no heartbeat"):
             dib_build.run(request(dib, dest, lock_timeout=120, heartbeat_path=str(beat), heartbeat_interval=0.5))
         beater.join()
-        # The silence allowed is never below MIN_SILENCE (10 s).
-        assert time.monotonic() - started < 20
+        # The silence allowed is never below MIN_SILENCE (30 s).
+        assert time.monotonic() - started < 45
         assert not beat.exists()
         assert json.loads((dest / "img.abandoned.json").read_text())["phase"] == "the wait for a lock"
     finally:
