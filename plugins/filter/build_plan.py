@@ -11,6 +11,8 @@
     report rows for planned images no host left a row for.
 ``names | dbaas.guest_images.build_plan_broken_hosts(hostvars)``
     the hosts that did not finish their prepare stage, each with the reason it recorded.
+``names | dbaas.guest_images.build_plan_lost_hosts(hostvars, probes)``
+    the prepared hosts that did not get through their build stage: unreachable, or stopped.
 ``selected | dbaas.guest_images.build_plan_host_entries(plan, host)``
     the selected entries the plan gives one host.
 ``rows | dbaas.guest_images.build_plan_results(published)``
@@ -117,6 +119,36 @@ def build_plan_broken_hosts(names: Any, hostvars: Any) -> dict[str, str]:
     return broken
 
 
+def build_plan_lost_hosts(names: Any, hostvars: Any, probes: Any = None) -> dict[str, str]:
+    """Hosts prepared for the build that did not get through it, each with what became of it.
+
+    ``probes`` are the registered results of a ping of each of them from the controller (a loop
+    with ``ignore_unreachable``): an unreachable one is ``unreachable: <the connection error>``;
+    one that answers stopped for another reason (the play output says which).
+    """
+    answers: dict[str, Mapping[str, Any]] = {}
+    for probe in _plain(probes or []):
+        if isinstance(probe, Mapping) and probe.get("build_guest_lost_host"):
+            answers[str(probe["build_guest_lost_host"])] = probe
+    lost: dict[str, str] = {}
+    for name in _plain(names or []):
+        own = hostvars.get(name, {})
+        if not own.get("build_guest_host_ready") or own.get("build_guest_host_finished"):
+            continue
+        selected = own.get("build_guest_selected")
+        if selected is not None and len(selected) == 0:
+            continue  # nothing to build there: it ended early on purpose
+        probe = answers.get(str(name))
+        if probe is None or probe.get("unreachable"):
+            why = str((probe or {}).get("msg") or "no connection").strip().splitlines()
+            lost[str(name)] = (f"unreachable: the host stopped answering during its build stage"
+                               f" ({why[0] if why else 'no connection'})")
+        else:
+            lost[str(name)] = ("the play stopped on this host during its build stage (it still answers;"
+                               " the play output says which task failed)")
+    return lost
+
+
 def build_plan_host_entries(selected: Any, plan: Any, host: Any) -> list[dict[str, Any]]:
     return build_plan_logic.entries_for_host(
         _plain(selected or []), build_plan_logic.assignments_from_dicts(_plain(plan or [])), str(host)
@@ -138,6 +170,7 @@ class FilterModule:
             "build_plan_rows": build_plan_rows,
             "build_plan_lines": build_plan_lines,
             "build_plan_broken_hosts": build_plan_broken_hosts,
+            "build_plan_lost_hosts": build_plan_lost_hosts,
             "build_plan_host_entries": build_plan_host_entries,
             "build_plan_results": build_plan_results,
         }

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import pathlib
 import re
 import subprocess
 import tempfile
+import time
 
 import pytest
 import yaml
@@ -53,6 +55,13 @@ class Fleet:
 
     def run(self, names: list[str], images: list[dict], group: str = "build_hosts", playbook: str | None = None,
             extra: dict | None = None, check: bool = False):
+        proc = self.start(names, images, group=group, playbook=playbook, extra=extra, check=check)
+        output, _ = proc.communicate(timeout=3600)
+        return self.finish(proc, output)
+
+    def start(self, names: list[str], images: list[dict], group: str = "build_hosts", playbook: str | None = None,
+              extra: dict | None = None, check: bool = False) -> subprocess.Popen:
+        """Start the playbook on the chosen hosts; ``finish`` reads its report."""
         inventory = self.folder / f"inventory-{group}-{'-'.join(names)}.yml"
         inventory.write_text(yaml.safe_dump(self.hosts.inventory(group, names, extra=self._interpreters(names))))
         extra_vars = {"build_guest_images": images, "build_guest_output_dir": OUTPUT,
@@ -62,11 +71,13 @@ class Fleet:
         vars_file.write_text(json.dumps(extra_vars))
         argv = ["ansible-playbook", "-i", str(inventory), playbook or str(REPO / "playbooks" / "build_guest.yml"),
                 "-e", f"@{vars_file}"] + (["--check"] if check else [])
-        proc = subprocess.run(argv, env=self.env, cwd=str(self.folder), capture_output=True, text=True,
-                              timeout=3600, check=False)
+        return subprocess.Popen(argv, env=self.env, cwd=str(self.folder), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+
+    def finish(self, proc: subprocess.Popen, output: str):
         report_path = self.report_dir / "build-report.json"
         report = json.loads(report_path.read_text()) if report_path.is_file() else None
-        return proc.returncode, proc.stdout + proc.stderr, report
+        return proc.returncode, output, report
 
     python = "/usr/bin/python3"
 
@@ -370,3 +381,48 @@ def test_f_ansible_runner_with_an_awx_private_data_dir(fleet):
     assert results["fleet-d"]["glance_image_id"] is None
     assert results["fleet-broken"]["status"] == "failed"
     assert artifact["build_guest_report_path"] == str(fleet.report_dir / "build-report.json")
+
+
+def slow_entry(folder: pathlib.Path) -> dict:
+    """An image whose own element waits in root.d (before any download) until the build is stopped."""
+    elements = pathlib.Path(tempfile.mkdtemp(prefix="fleet-elements-", dir=str(folder)))
+    hook = elements / "fleet-slow" / "root.d" / "01-fleet-slow"
+    hook.parent.mkdir(parents=True)
+    hook.write_text("#!/bin/bash\nsleep 900\n")
+    hook.chmod(0o755)
+    return entry("fleet-slow", elements=["debian-minimal", "fleet-slow"], element_paths=[str(elements)])
+
+
+def test_g_a_host_lost_mid_build_is_reported_unreachable_and_its_build_stops(fleet):
+    host = fleet.hosts.hosts["b1"]
+    out = fleet.output(host.name)
+    progress = out / ".fleet-slow.progress.json"
+    proc = fleet.start(["b1"], [slow_entry(fleet.folder)])
+    try:
+        deadline = time.monotonic() + 600
+        while not (progress.is_file() and '"root.d"' in progress.read_text(errors="replace")):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0][-4000:]
+            time.sleep(1)
+        host.stop()  # the controller's next poll cannot connect
+        output, _ = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        host.start()
+    rc, output, report = fleet.finish(proc, output)
+    assert rc != 0 and report is not None, output[-6000:]
+    row = rows(report)["fleet-slow"]
+    assert row["status"] == "unreachable", row
+    assert row["build_host"] == "b1"
+    assert "b1: unreachable: the host stopped answering during its build stage" in row["reason"], row
+    assert "1 image(s) not built: fleet-slow (unreachable on b1)" in " ".join(output.split())
+    # Without its controller the build stopped itself on the host: DIB gone, nothing left, a note for the next run.
+    note = out / "fleet-slow.abandoned.json"
+    deadline = time.monotonic() + 180
+    while not note.is_file() and time.monotonic() < deadline:
+        time.sleep(2)
+    assert json.loads(note.read_text())["cause"] == "controller gone"
+    assert not (out / "fleet-slow.qcow2").exists()
+    assert not [name for name in os.listdir(out) if name.startswith(".fleet-slow.tmp-")], os.listdir(out)
+    assert subprocess.run(["pgrep", "-f", "01-fleet-slow"], capture_output=True, check=False).returncode == 1

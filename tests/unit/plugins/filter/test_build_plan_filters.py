@@ -40,3 +40,39 @@ def test_no_fitting_host_is_a_filter_error_naming_the_entry():
 def test_bad_slots_is_a_filter_error():
     with pytest.raises(AnsibleFilterError, match="build host b1 .*builds at once is 0"):
         f.build_plan_hosts(["b1"], {"b1": {"build_guest_builds_per_host": 0}}, DEFAULTS)
+
+
+def test_lost_hosts_are_the_prepared_ones_that_did_not_finish():
+    hostvars = {
+        "done": {"build_guest_host_ready": True, "build_guest_host_finished": True, "build_guest_selected": [{}]},
+        "idle": {"build_guest_host_ready": True, "build_guest_selected": []},
+        "broken": {"build_guest_host_ready": False},
+        "gone": {"build_guest_host_ready": True, "build_guest_selected": [{"name": "a"}]},
+        "stopped": {"build_guest_host_ready": True, "build_guest_selected": [{"name": "b"}]},
+        "early": {"build_guest_host_ready": True},  # lost before its first build task
+    }
+    names = list(hostvars)
+    assert sorted(f.build_plan_lost_hosts(names, hostvars)) == ["early", "gone", "stopped"]
+    probes = [
+        {"build_guest_lost_host": "gone", "unreachable": True,
+         "msg": "Failed to connect to the host via ssh: Connection refused\nmore"},
+        {"build_guest_lost_host": "stopped", "ping": "pong"},
+    ]
+    lost = f.build_plan_lost_hosts(names, hostvars, probes)
+    assert lost["gone"] == ("unreachable: the host stopped answering during its build stage"
+                            " (Failed to connect to the host via ssh: Connection refused)")
+    assert lost["stopped"].startswith("the play stopped on this host during its build stage")
+    assert lost["early"].startswith("unreachable: ")  # not probed: no answer is known
+
+
+def test_images_of_a_lost_host_get_rows_that_say_so():
+    plan = [{"name": "a", "host": "gone", "reason": "least loaded", "status": "planned"},
+            {"name": "b", "host": "stopped", "reason": "least loaded", "status": "planned"}]
+    hostvars = {"gone": {"build_guest_host_ready": True}, "stopped": {"build_guest_host_ready": True}}
+    lost = f.build_plan_lost_hosts(["gone", "stopped"], hostvars, [
+        {"build_guest_lost_host": "gone", "unreachable": True, "msg": "timed out"},
+        {"build_guest_lost_host": "stopped", "ping": "pong"},
+    ])
+    rows = {row["name"]: row for row in f.build_plan_rows(plan, [], lost)}
+    assert rows["a"]["status"] == "unreachable" and "timed out" in rows["a"]["reason"]
+    assert rows["b"]["status"] == "not_built" and rows["b"]["reason"].startswith("stopped: the play stopped")
