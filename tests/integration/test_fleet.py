@@ -54,13 +54,13 @@ class Fleet:
         return pathlib.Path(self.hosts.hosts[host].home) / OUTPUT
 
     def run(self, names: list[str], images: list[dict], group: str = "build_hosts", playbook: str | None = None,
-            extra: dict | None = None, check: bool = False):
-        proc = self.start(names, images, group=group, playbook=playbook, extra=extra, check=check)
+            extra: dict | None = None, check: bool = False, env: dict | None = None):
+        proc = self.start(names, images, group=group, playbook=playbook, extra=extra, check=check, env=env)
         output, _ = proc.communicate(timeout=3600)
         return self.finish(proc, output)
 
     def start(self, names: list[str], images: list[dict], group: str = "build_hosts", playbook: str | None = None,
-              extra: dict | None = None, check: bool = False) -> subprocess.Popen:
+              extra: dict | None = None, check: bool = False, env: dict | None = None) -> subprocess.Popen:
         """Start the playbook on the chosen hosts; ``finish`` reads its report."""
         inventory = self.folder / f"inventory-{group}-{'-'.join(names)}.yml"
         inventory.write_text(yaml.safe_dump(self.hosts.inventory(group, names, extra=self._interpreters(names))))
@@ -71,7 +71,7 @@ class Fleet:
         vars_file.write_text(json.dumps(extra_vars))
         argv = ["ansible-playbook", "-i", str(inventory), playbook or str(REPO / "playbooks" / "build_guest.yml"),
                 "-e", f"@{vars_file}"] + (["--check"] if check else [])
-        return subprocess.Popen(argv, env=self.env, cwd=str(self.folder), stdout=subprocess.PIPE,
+        return subprocess.Popen(argv, env=dict(self.env, **(env or {})), cwd=str(self.folder), stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
 
     def finish(self, proc: subprocess.Popen, output: str):
@@ -244,9 +244,19 @@ def test_c_a_broken_image_fails_with_dibs_error_and_the_others_are_published(fle
     # fleet-b's last row is "unreachable" (the case before): the three others keep their hosts.
     kept = ["fleet-a", "fleet-c", "fleet-d"]
     images = [entry(name) for name in kept] + [broken_entry(fleet.folder)]
-    cloud = keystone.clouds()["clouds"][cloud_config.member_cloud]
+    # The cloud by name, from the controller's clouds.yaml (password in its secure.yaml): the build hosts,
+    # which publish, have neither file.
+    clouds = keystone.clouds()
+    cloud = clouds["clouds"][cloud_config.member_cloud]
+    public = {"clouds": {cloud_config.member_cloud: dict(cloud, auth={
+        key: value for key, value in cloud["auth"].items() if key != "password"})}}
+    secure = {"clouds": {cloud_config.member_cloud: {"auth": {"password": cloud["auth"]["password"]}}}}
+    (fleet.folder / "clouds.yaml").write_text(yaml.safe_dump(public))
+    (fleet.folder / "secure.yaml").write_text(yaml.safe_dump(secure))
     fleet.use_openstacksdk()
-    rc, output, report = fleet.run(["b1", "b2"], images, extra={"build_guest_cloud": cloud})
+    rc, output, report = fleet.run(["b1", "b2"], images, extra={"build_guest_cloud": cloud_config.member_cloud}, env={
+        "OS_CLIENT_CONFIG_FILE": str(fleet.folder / "clouds.yaml"),
+        "OS_CLIENT_SECURE_FILE": str(fleet.folder / "secure.yaml")})
     assert rc != 0, output[-4000:]
     by_name = rows(report)
     assert by_name["fleet-broken"]["status"] == "failed"

@@ -1,0 +1,60 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Lookup: a cloud of the controller's clouds.yaml as a dictionary (logic in plugin_utils/_clouds_yaml.py)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: cloud_config
+author: dbaas.guest_images developers
+version_added: 0.1.0
+short_description: A cloud of the controller's clouds.yaml, as a cloud dictionary for the build hosts
+description:
+  - Reads each named cloud from C(clouds.yaml) on the controller, the way openstacksdk finds it
+    (E(OS_CLIENT_CONFIG_FILE), the current folder, C(~/.config/openstack), C(/etc/openstack)), with
+    C(secure.yaml) merged in, and returns its entry as a dictionary, ready for the O(cloud) option of the
+    collection's OpenStack modules (which mask every secret in it).
+  - The C(build_guest.yml) playbook uses it so that a build host that publishes its images needs no copy of
+    the controller's C(clouds.yaml). Pass its result only to no_log tasks or to the collection's modules.
+  - Paths the entry names (C(cacert), C(cert), C(key)) are not read; they must exist on the host that connects.
+options:
+  _terms:
+    description: The cloud names.
+    type: list
+    elements: str
+    required: true
+  where:
+    description: What the names were given as, for error messages (for example the variable's name).
+    type: str
+    default: lookup cloud_config
+notes:
+  - Needs openstacksdk on the controller.
+"""
+
+EXAMPLES = r"""
+- name: Publish from a remote build host with a cloud of the controller's clouds.yaml
+  dbaas.guest_images.glance_image:
+    cloud: "{{ lookup('dbaas.guest_images.cloud_config', 'mycloud') }}"
+    name: debian-12
+    filename: /srv/images/debian-12.qcow2
+"""
+
+RETURN = r"""
+_raw:
+  description: One dictionary per name, the cloud's entry (C(auth), C(region_name), C(interface), ...).
+  type: list
+  elements: dict
+"""
+
+from ansible.errors import AnsibleLookupError
+from ansible.plugins.lookup import LookupBase
+
+from ansible_collections.dbaas.guest_images.plugins.plugin_utils._clouds_yaml import CloudsYamlError, cloud_entry
+
+
+class LookupModule(LookupBase):
+    def run(self, terms, variables=None, **kwargs):
+        self.set_options(var_options=variables, direct=kwargs)
+        try:
+            return [cloud_entry(term, where=str(self.get_option("where"))) for term in terms]
+        except CloudsYamlError as exc:
+            raise AnsibleLookupError(str(exc)) from None
