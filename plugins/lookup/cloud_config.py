@@ -45,10 +45,13 @@ _raw:
   elements: dict
 """
 
-from ansible.errors import AnsibleLookupError
-from ansible.plugins.lookup import LookupBase
+from ansible.errors import AnsibleLookupError  # noqa: E402
+from ansible.plugins.lookup import LookupBase  # noqa: E402
 
-from ansible_collections.dbaas.guest_images.plugins.plugin_utils._clouds_yaml import CloudsYamlError, cloud_entry
+from ansible_collections.dbaas.guest_images.plugins.plugin_utils._clouds_yaml import (  # noqa: E402
+    CloudsYamlError,
+    cloud_entry,
+)
 
 
 class LookupModule(LookupBase):

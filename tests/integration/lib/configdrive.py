@@ -11,12 +11,10 @@ the drive). cloud-init's ConfigDrive datasource writes them in the guest.
 """
 
 import base64
-import json
-import os
 import shutil
-import subprocess
-import tempfile
 import uuid as uuidlib
+
+from ansible_collections.dbaas.guest_images.plugins.module_utils._verify import configdrive
 
 
 def nova_files(files):
@@ -31,9 +29,8 @@ def _bytes(content):
     return content if isinstance(content, bytes) else content.encode("utf-8")
 
 
-def build_config_drive(dest, files, *, instance_uuid=None, hostname="trove-guest",
-                       public_keys=None, user_data=None, meta=None):
-    """Write a ``config-2`` ISO to ``dest`` and return its path.
+def build_config_drive(dest, files, *, instance_uuid=None, hostname="trove-guest", user_data=None):
+    """Write a ``config-2`` ISO to ``dest`` (the collection's own writer) and return its path.
 
     ``files`` is ``{guest path: text or bytes}``, as a Trove API call would
     inject them. The personality is decoded the way Nova decodes it, so the
@@ -41,46 +38,9 @@ def build_config_drive(dest, files, *, instance_uuid=None, hostname="trove-guest
     """
     if shutil.which("genisoimage") is None:
         raise RuntimeError("genisoimage is missing: install it (bindep.txt, profile test)")
-    instance_uuid = instance_uuid or str(uuidlib.uuid4())
-    tree = tempfile.mkdtemp(prefix="configdrive-")
-    try:
-        content_dir = os.path.join(tree, "openstack", "content")
-        os.makedirs(content_dir)
-        entries = []
-        for index, item in enumerate(nova_files(files)):
-            name = f"{index:04d}"
-            with open(os.path.join(content_dir, name), "wb") as handle:
-                handle.write(base64.b64decode(item["contents"]))
-            entries.append({"path": item["path"], "content_path": f"/content/{name}"})
-        metadata = {
-            "uuid": instance_uuid,
-            "name": hostname,
-            "hostname": hostname,
-            "launch_index": 0,
-            "availability_zone": "nova",
-            "project_id": "00000000000000000000000000000000",
-            "meta": dict(meta or {}),
-            "public_keys": dict(public_keys or {}),
-            "files": entries,
-            "devices": [],
-        }
-        for version in ("latest", "2012-08-10"):
-            version_dir = os.path.join(tree, "openstack", version)
-            os.makedirs(version_dir)
-            with open(os.path.join(version_dir, "meta_data.json"), "w") as handle:
-                json.dump(metadata, handle)
-            if user_data is not None:
-                with open(os.path.join(version_dir, "user_data"), "wb") as handle:
-                    handle.write(_bytes(user_data))
-        # Same flags as nova.virt.configdrive.
-        subprocess.run(
-            ["genisoimage", "-o", dest, "-ldots", "-allow-lowercase", "-allow-multidot", "-l",
-             "-publisher", "dbaas.guest_images tests", "-quiet", "-J", "-r", "-V", "config-2", tree],
-            check=True, capture_output=True,
-        )
-    finally:
-        shutil.rmtree(tree, ignore_errors=True)
-    return dest
+    decoded = {item["path"]: base64.b64decode(item["contents"]) for item in nova_files(files)}
+    return configdrive.build(dest, instance_uuid or str(uuidlib.uuid4()), user_data, hostname=hostname,
+                             files=decoded, publisher="dbaas.guest_images tests")
 
 
 def trove_guest_files(guest_id, datastore_manager, datastore_version, *, guestagent_conf,
