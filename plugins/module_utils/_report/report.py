@@ -340,8 +340,9 @@ def _stage_lines(rows: list[Mapping[str, Any]]) -> list[str]:
         return []
     columns = _stage_columns(timed)
     lines = ["", "## Time per stage", "",
-             "Seconds measured in the run that reported the image; a stage the image did not go through is `-`"
-             " (a reused image spends only its fingerprint check). `prepare` is its build host's, once per host.",
+             "Measured in the run that reported the image. `-`: the image did not go through that stage in that"
+             " run (a reused image has only its checks, its host's prepare and a publish check). `prepare` is the"
+             " build host's, the same on each of its images; DIB phases split `dib`.",
              "",
              "| image | build host | " + " | ".join(columns) + " | DIB phases |",
              "|---|---|" + "---|" * len(columns) + "---|"]
