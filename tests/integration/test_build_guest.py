@@ -53,6 +53,19 @@ def test_report_matches_the_file_on_disk(base_image):
     assert output["sha256"] == sha256(base_image.qcow2)
     markdown = (base_image.output_dir / "build-report.md").read_text()
     assert f"| {BASE_IMAGE_NAME} | localhost | built |" in markdown
+    # Where the time went: every stage this image went through (verify skipped, no cloud: no later stage), in order.
+    stages = entry["stages"]
+    assert list(stages) == ["prepare", "validate", "fingerprint", "lock_wait", "dib", "outputs", "sbom"], stages
+    assert all(isinstance(seconds, (int, float)) and seconds >= 0 for seconds in stages.values()), stages
+    assert stages["prepare"] > 0, stages
+    # DIB's own phases, from its log, split the dib step: a real build spends most of it in them.
+    phases = entry["phases"]
+    assert {"root.d", "install.d", "block-device", "conversion"} <= set(phases), phases
+    assert 0.5 * stages["dib"] <= sum(phases.values()) <= stages["dib"], (phases, stages)
+    assert stages["dib"] + stages["outputs"] <= entry["duration"], (stages, entry["duration"])
+    assert "## Time per stage" in markdown
+    assert any(line.startswith(f"| {BASE_IMAGE_NAME} | localhost | ") and "install.d " in line
+               for line in markdown.splitlines()), markdown
 
 
 def test_image_is_a_sound_qcow2(base_image):
