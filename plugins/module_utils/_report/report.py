@@ -31,6 +31,7 @@ import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.progress import PHASES
 from ansible_collections.dbaas.guest_images.plugins.module_utils._plan.plan import image_name
 from ansible_collections.dbaas.guest_images.plugins.module_utils._sbom import changes as sbom_changes
 from ansible_collections.dbaas.guest_images.plugins.module_utils._sbom import document as sbom_document
@@ -328,9 +329,11 @@ def _stage_columns(rows: Iterable[Mapping[str, Any]]) -> list[str]:
 
 
 def _phases_text(phases: object) -> str:
+    """DIB's phases in the order DIB runs them (the JSON report keeps its keys sorted)."""
     if not isinstance(phases, Mapping) or not phases:
         return "-"
-    return ", ".join(f"{phase} {_duration(seconds)}" for phase, seconds in phases.items())
+    names = sorted(phases, key=lambda name: (PHASES.index(name) if name in PHASES else len(PHASES)))
+    return ", ".join(f"{phase} {_duration(phases[phase])}" for phase in names)
 
 
 def _stage_lines(rows: list[Mapping[str, Any]]) -> list[str]:

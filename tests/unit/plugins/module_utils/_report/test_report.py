@@ -1,6 +1,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Build report rows, document and Markdown."""
 
+import json
+
 from ansible_collections.dbaas.guest_images.plugins.module_utils._report import report as build_report
 
 BUILT = {
@@ -280,6 +282,15 @@ def test_markdown_has_a_time_per_stage_table_with_the_dib_phases():
     assert not [line for line in lines[start:] if line.startswith("| broken ")]
     # The main table keeps each image's total.
     assert any(line.startswith("| img | h1 | built |") and "2 min 14 s" in line for line in lines)
+
+
+def test_markdown_keeps_the_order_of_stages_and_phases_after_a_json_round_trip():
+    row = build_report.add_stage_times([build_report.report_row(dict(BUILT, stages=STAGES, phases=PHASES), "img",
+                                                                "h")], 1.0)
+    stored = json.loads(json.dumps(build_report.report(row, generated_at="T"), sort_keys=True))
+    text = build_report.render_markdown(stored)
+    assert "| prepare | validate | fingerprint | lock_wait | dib | outputs | sbom | DIB phases |" in text
+    assert "setup 3.7 s, root.d 40.2 s, install.d 1 min 1 s, conversion 12.1 s" in text
 
 
 def test_markdown_has_no_time_per_stage_section_without_stages():
