@@ -28,6 +28,7 @@ through has no key: a reused image shows only its ``fingerprint`` check.
 from __future__ import annotations
 
 import datetime
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -139,7 +140,7 @@ def _number(value: object) -> float | None:
         number = float(value)
     except ValueError:
         return None
-    return round(number, 3) if number == number and number >= 0 else None
+    return round(number, 3) if math.isfinite(number) and number >= 0 else None
 
 
 def _seconds_map(value: object) -> dict[str, float]:

@@ -211,7 +211,8 @@ def test_row_carries_the_steps_of_dib_image_and_its_phases():
     assert reused["stages"] == {"validate": 0.1, "fingerprint": 0.3}
     assert "phases" not in reused
     # What is not a number of seconds is left out rather than shown as a time.
-    odd = build_report.report_row(dict(BUILT, stages={"dib": "soon", "outputs": None, "sbom": True, "x": 2}), "i", "h")
+    odd = build_report.report_row(dict(BUILT, stages={"dib": "soon", "outputs": None, "sbom": True, "x": 2,
+                                                      "y": float("nan"), "z": -1.0, "w": float("inf")}), "i", "h")
     assert odd["stages"] == {"x": 2.0}
     failed = build_report.report_row({"failed": True, "msg": "E", "stages": {"validate": 0.1, "dib": 30.0},
                                       "phases": {"setup": 2.0, "install.d": 27.0}}, "img", "h")
