@@ -282,7 +282,8 @@ fingerprint:
 phases:
   description: Seconds DIB spent in each of its phases (C(setup), C(root.d), C(extra-data.d), C(pre-install.d),
     C(install.d), C(post-install.d), C(block-device), C(finalise.d), C(cleanup.d), C(conversion)), in the order they
-    ran, read from DIB's log. They split the C(dib) step of RV(stages) (DIB's start, before its logger runs, is in no phase).
+    ran, read from DIB's log. They split the C(dib) step of RV(stages) (DIB's start, before its logger runs, is in
+    no phase).
   returned: when DIB ran
   type: dict
   sample: {setup: 3.7, root.d: 80.6, extra-data.d: 0.8, pre-install.d: 18.2, install.d: 231.9, post-install.d: 2.2,
