@@ -6,7 +6,8 @@ Two things only the controller can do, each in its own helper:
 1. Ship files (:mod:`plugin_utils._dib_staging`): ``element_paths`` and
    ``inputs`` that exist on the controller are copied to the build host
    once per content, and the module is called with those remote paths.
-   With the ``local`` connection the paths are used as they are.
+   With the ``local`` connection the paths are used as they are. The
+   seconds it took lead the result's ``stages`` as ``ship``.
 2. Show progress (:mod:`plugin_utils._dib_progress`): a build DIB must run
    is started asynchronously and polled, printing a line per phase.
 
@@ -14,6 +15,8 @@ All real work is done by the module, which also works without this plugin.
 """
 
 from __future__ import annotations
+
+import time
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
@@ -36,14 +39,20 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         args = dict(self._task.args)
+        shipped = None
         try:
             if self._needs_shipping():
+                started = time.monotonic()
                 args = Stager(self).ship(args)
+                shipped = round(time.monotonic() - started, 3)
         except AnsibleError as exc:
             result.update(failed=True, msg=str(exc))
             return result
 
         result.update(ModuleRun(self, MODULE, task_vars).execute(args))
+        if shipped is not None and isinstance(result.get("stages"), dict):
+            # The controller's part, before the module's own steps: element folders and inputs shipped.
+            result["stages"] = dict({"ship": shipped}, **result["stages"])
         if not self._task.async_val:
             # An async task's module is still running from the temporary folder.
             self._remove_tmp_path(self._connection._shell.tmpdir)

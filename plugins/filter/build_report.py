@@ -1,13 +1,16 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters for the build stage and its report.
 
-Documented in build_report_row.yml, build_report_stage_failure_rows.yml and dib_environment_for_image.yml.
+Documented in build_report_row.yml, build_report_stage_failure_rows.yml, build_report_stage_times.yml and
+dib_environment_for_image.yml.
 
 ``result | dbaas.guest_images.build_report_row(name, build_host, check_mode=false)``
     one report row from a dib_image result (failed ones too; ``would_build`` in check mode);
     the ``dbaas.guest_images.build_report`` module writes the report from those rows.
 ``failed_result | dbaas.guest_images.build_report_stage_failure_rows(entries, build_host, stage, recorded=[])``
     ``recorded`` plus a failed row for every entry not in it, when a stage before the build failed.
+``rows | dbaas.guest_images.build_report_stage_times(prepare_seconds, publish_results, register_results)``
+    one build host's rows with the seconds of its prepare, verify, publish and register stages in ``stages``.
 ``env | dbaas.guest_images.dib_environment_for_image(by_distribution, host_distribution, elements)``
     the build host's DIB environment adjusted to one image's distribution.
 """
@@ -32,6 +35,12 @@ def build_report_stage_failure_rows(result: Any, entries: Any, build_host: Any, 
                                            _plain(recorded) or [])
 
 
+def build_report_stage_times(rows: Any, prepare: Any = None, published: Any = None,
+                             registered: Any = None) -> list[dict[str, Any]]:
+    return build_report.add_stage_times(_plain(rows) or [], _plain(prepare), _plain(published) or [],
+                                        _plain(registered) or [])
+
+
 def dib_environment_for_image(environment: Any, by_distribution: Any, host_distribution: Any,
                               elements: Any) -> dict[str, str]:
     return apt_sources.environment_for_elements(
@@ -46,5 +55,6 @@ class FilterModule:
         return {
             "build_report_row": build_report_row,
             "build_report_stage_failure_rows": build_report_stage_failure_rows,
+            "build_report_stage_times": build_report_stage_times,
             "dib_environment_for_image": dib_environment_for_image,
         }

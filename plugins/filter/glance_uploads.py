@@ -184,6 +184,7 @@ def glance_publish_results(glance_results: Any) -> list[dict[str, Any]]:
             "uploaded": result.get("uploaded"),
             "changed": result.get("changed"),
             "deleted": [d.get("id") for d in result.get("deleted") or []],
+            "duration": result.get("duration"),
         }
         if result.get("would_upload"):
             # Check mode: this image has no id yet; register predicts the version pointing at it.

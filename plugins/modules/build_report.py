@@ -19,6 +19,10 @@ description:
   - C(build-report.md) has a reason column - why an image was built (new, fingerprint changed and
     which input, forced, too old), why it was reused, why it failed (DIB's error line, or the error of
     the stage before the build) - and says how an earlier build that was abandoned ended.
+  - Where the time went - each row's C(stages) (seconds per stage the image went through in the run that reported
+    it, measured; see the C(dbaas.guest_images.build_report_stage_times) filter) and C(phases) (seconds per DIB
+    phase) are kept in C(build-report.json), and C(build-report.md) shows them in a "Time per stage" table, one
+    column per stage, DIB's phases last. A reused row whose only news would be its times counts as unchanged.
 options:
   rows:
     description:

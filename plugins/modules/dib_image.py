@@ -282,11 +282,28 @@ fingerprint:
 phases:
   description: Seconds DIB spent in each of its phases (C(setup), C(root.d), C(extra-data.d), C(pre-install.d),
     C(install.d), C(post-install.d), C(block-device), C(finalise.d), C(cleanup.d), C(conversion)), in the order they
-    ran, read from DIB's log.
+    ran, read from DIB's log. They split the C(dib) step of RV(stages) (DIB's start, before its logger runs, is in
+    no phase).
   returned: when DIB ran
   type: dict
   sample: {setup: 3.7, root.d: 80.6, extra-data.d: 0.8, pre-install.d: 18.2, install.d: 231.9, post-install.d: 2.2,
            block-device: 9.7, finalise.d: 6.5, cleanup.d: 1.8, conversion: 46.2}
+stages:
+  description:
+    - Seconds this task spent per step, measured, in the order the steps ran; only steps that ran appear.
+    - C(ship) - controller files (element folders, inputs) copied to the build host (only when any were).
+    - C(validate) - the options' checks and the elements' resolution.
+    - C(fingerprint) - DIB's version, the inputs' content, the record and the rebuild decision (a reused image
+      spends only this and C(validate)).
+    - C(lock_wait) - waiting for the image's lock and the shared DIB cache's lock.
+    - C(dib) - C(disk-image-create) from its start to its exit (RV(phases) splits it by phase).
+    - C(outputs) - after DIB - C(qemu-img check), format, size and sha256 of each output, releasing mounts and
+      loop devices, the log and record, moving the files into place.
+    - C(sbom) - the SBOM made from DIB's inventory, compared with the previous one, put in place.
+    - A failed build returns the steps it went through too (and RV(phases) when DIB ran).
+  returned: always
+  type: dict
+  sample: {validate: 0.05, fingerprint: 0.41, lock_wait: 0.0, dib: 402.7, outputs: 9.8, sbom: 1.2}
 base_cache:
   description: What the build did with the debootstrap base cache (see O(cache_dir)).
   returned: when DIB ran

@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 
 from lib.digest import sha256, sha512
 from test_glance_image import glance_json, images_named, images_tagged, make_qcow2, unique
+
+from ansible_collections.dbaas.guest_images.plugins.module_utils._report import report as build_report
 
 
 def run_role(tmp_path, env: dict, role_vars: dict, name: str) -> tuple:
@@ -43,10 +46,16 @@ def test_publish_role_uploads_report_rows_and_is_idempotent(base_image, ansible_
     role_vars = {"publish_cloud": cloud_config.admin_cloud, "publish_images": [row], "publish_specs": [spec],
                  "publish_keep": 2, "publish_tags": ["dbaas-guest-image", "role-test"]}
 
+    started = time.monotonic()
     rc, results, output = run_role(tmp_path, env, role_vars, "first")
+    elapsed = time.monotonic() - started
     assert rc == 0, output[-4000:]
     [published] = results
     assert published["uploaded"] is True and published["name"] == name
+    # The seconds glance_image spent with Glance: the build report's publish stage of the image.
+    assert 0 < published["duration"] < elapsed, (published["duration"], elapsed)
+    [timed] = build_report.add_stage_times([row], None, results)
+    assert timed["stages"] == dict(row["stages"], publish=published["duration"]), timed["stages"]
     assert published["trove_datastore"] == "mysql" and published["trove_datastore_version"] == "8.0"
 
     admin = cloud_config.connect(cloud_config.admin_cloud)

@@ -86,6 +86,15 @@ from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.progress i
     progress_path,
 )
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.request import DibImageRequest
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.stages import (
+    DIB,
+    FINGERPRINT,
+    LOCK_WAIT,
+    OUTPUTS,
+    SBOM,
+    VALIDATE,
+    StageClock,
+)
 from ansible_collections.dbaas.guest_images.plugins.module_utils._sbom import store as sbom_store
 from ansible_collections.dbaas.guest_images.plugins.module_utils._sbom.inventory import (
     INVENTORY_VARIABLE,
@@ -179,12 +188,28 @@ def cache_dir_for(cache_dir: str | None, environment: dict[str, str]) -> str:
 
 
 def run(request: DibImageRequest, check_mode: bool = False, diff_mode: bool = False) -> dict[str, Any]:
+    """The module's result; every result and every :class:`BuildError` carries ``stages`` (seconds per step)."""
+    clock = StageClock()
     try:
-        dib_command, search, missing_inputs = _validate(request, check_mode)
-        try:
-            resolved = resolve_elements(with_dib_defaults(request.elements, request.arch), search)
-        except ElementError as exc:
-            raise validate.InvalidOption("elements", str(exc)) from exc
+        result = _timed_run(request, check_mode, diff_mode, clock)
+    except BuildError as exc:
+        exc.extra.setdefault("stages", clock.result())
+        if DIB in exc.extra["stages"]:
+            # Where a failed or stopped build spent its time, from the log it left.
+            exc.extra.setdefault("phases", _phases_of(log_path_for(request.dest, request.name)))
+        raise
+    result["stages"] = clock.result()
+    return result
+
+
+def _timed_run(request: DibImageRequest, check_mode: bool, diff_mode: bool, clock: StageClock) -> dict[str, Any]:
+    try:
+        with clock.measure(VALIDATE):
+            dib_command, search, missing_inputs = _validate(request, check_mode)
+            try:
+                resolved = resolve_elements(with_dib_defaults(request.elements, request.arch), search)
+            except ElementError as exc:
+                raise validate.InvalidOption("elements", str(exc)) from exc
     except validate.InvalidOption as exc:
         raise BuildError(str(exc), option=exc.option) from exc
     # How the last build ended when nobody was there to hear it; told once, by this run.
@@ -193,7 +218,7 @@ def run(request: DibImageRequest, check_mode: bool = False, diff_mode: bool = Fa
                           request.heartbeat_misses)
     try:
         heartbeat.start()
-        result = _run(request, check_mode, diff_mode, dib_command, resolved, missing_inputs, heartbeat)
+        result = _run(request, check_mode, diff_mode, dib_command, resolved, missing_inputs, heartbeat, clock)
     except BuildError as exc:
         if previous:
             exc.extra["previous_build"] = previous
@@ -213,29 +238,31 @@ def _run(
     resolved: dict[str, str],
     missing_inputs: list[str],
     heartbeat: Heartbeat,
+    clock: StageClock,
 ) -> dict[str, Any]:
     started = time.time()
     name, dest = request.name, request.dest
 
-    base_env = build_environment(
-        dib_command=dib_command, element_paths=request.element_paths, environment={}, inputs={},
-        tmp_dir=tempfile.gettempdir(),
-    )
-    version = dib_version(dib_command, base_env)
-    components = compute_components(
-        elements=request.elements, resolved_elements=resolved, environment=request.environment,
-        packages=request.packages, formats=request.formats, size=request.size, arch=request.arch,
-        dib_version=version,
-        inputs={var: path for var, path in request.inputs.items() if var not in missing_inputs},
-    )
-    for var in missing_inputs:
-        components["inputs"][var] = MISSING_INPUT
-    fingerprint = fingerprint_of(components)
-    expected = [output_path(dest, name, fmt) for fmt in request.formats]
-    record = load_record(dest, name)
-    build, reason, changed_inputs = decide(
-        record, fingerprint, components, expected, force=request.force, max_age_hours=request.max_age
-    )
+    with clock.measure(FINGERPRINT):
+        base_env = build_environment(
+            dib_command=dib_command, element_paths=request.element_paths, environment={}, inputs={},
+            tmp_dir=tempfile.gettempdir(),
+        )
+        version = dib_version(dib_command, base_env)
+        components = compute_components(
+            elements=request.elements, resolved_elements=resolved, environment=request.environment,
+            packages=request.packages, formats=request.formats, size=request.size, arch=request.arch,
+            dib_version=version,
+            inputs={var: path for var, path in request.inputs.items() if var not in missing_inputs},
+        )
+        for var in missing_inputs:
+            components["inputs"][var] = MISSING_INPUT
+        fingerprint = fingerprint_of(components)
+        expected = [output_path(dest, name, fmt) for fmt in request.formats]
+        record = load_record(dest, name)
+        build, reason, changed_inputs = decide(
+            record, fingerprint, components, expected, force=request.force, max_age_hours=request.max_age
+        )
     if missing_inputs:
         # Only in check mode: the content of such an input, and so the
         # fingerprint, is not known before the task that makes it has run.
@@ -281,7 +308,7 @@ def _run(
 
     try:
         return _locked_build(request, dib_command, resolved, heartbeat, result, fingerprint, components, expected,
-                             started)
+                             started, clock)
     except ControllerGone as exc:
         where = exc.where
         phase = where.get("phase") or "the wait for a lock"
@@ -308,20 +335,23 @@ def _locked_build(
     components: dict[str, Any],
     expected: list[str],
     started: float,
+    clock: StageClock,
 ) -> dict[str, Any]:
     name, dest = request.name, request.dest
     lock = ImageLock(dest, name, request.lock_timeout, while_waiting=heartbeat.check)
     try:
-        lock.acquire()
+        with clock.measure(LOCK_WAIT):
+            lock.acquire()
     except LockTimeout as exc:
         raise BuildError(str(exc), lock_path=lock.path, holder_pid=exc.holder_pid) from exc
     try:
         if not request.force:
             # Someone else may have built while we waited for the lock; their result may be ours.
-            record = load_record(dest, name)
-            build, reason, changed_inputs = decide(
-                record, fingerprint, components, expected, force=False, max_age_hours=request.max_age
-            )
+            with clock.measure(FINGERPRINT):
+                record = load_record(dest, name)
+                build, reason, changed_inputs = decide(
+                    record, fingerprint, components, expected, force=False, max_age_hours=request.max_age
+                )
             if not build and record is not None:
                 result.update(reason=reason + " (built by a concurrent run)", changed_inputs=[],
                               images=record["images"], sbom=sbom_store.reused(record),
@@ -344,7 +374,8 @@ def _locked_build(
         cache = cache_lock(cache_dir_for(request.cache_dir, request.environment),
                            max(1.0, request.lock_timeout - lock.waited), while_waiting=heartbeat.check)
         try:
-            cache.acquire()
+            with clock.measure(LOCK_WAIT):
+                cache.acquire()
         except LockTimeout as exc:
             raise BuildError(str(exc), lock_path=cache.path, holder_pid=exc.holder_pid) from exc
         try:
@@ -356,7 +387,7 @@ def _locked_build(
             )
             try:
                 images, sbom = _build(request, dib_command, resolved, lock, make_record, heartbeat, base.environment,
-                                      str(result["dib_version"]), components["element_content"])
+                                      str(result["dib_version"]), components["element_content"], clock)
             except BaseException:
                 base_cache.abandon(base)
                 raise
@@ -380,6 +411,7 @@ def _build(
     cache_environment: dict[str, str],
     dib_version: str,
     element_content: dict[str, str],
+    clock: StageClock,
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     name, dest = request.name, request.dest
     prune_unaccounted(dest, name)
@@ -419,6 +451,8 @@ def _build(
     proc: subprocess.Popen[bytes] | None = None
     follower = None
     started = time.time()
+    dib_started = time.monotonic()
+    dib_ended: float | None = None
     try:
         try:
             with open(stdout_path, "wb") as stdout:
@@ -430,6 +464,8 @@ def _build(
             follower = LogFollower(dib_log, status, new_state(name, os.getpid(), started))
             follower.start()
             rc = _wait(proc, started + request.timeout, heartbeat, follower)
+            dib_ended = time.monotonic()
+            clock.add(DIB, dib_ended - dib_started)
             if rc is None:
                 raise BuildError(
                     f"DIB build of '{name}' did not finish within timeout={request.timeout} s; it was killed and"
@@ -440,37 +476,42 @@ def _build(
             if rc != 0:
                 raise _failure(name, rc, dib_log, stdout_path, final_log, resolved)
             staged = {fmt: output_path(out_dir, name, fmt) for fmt in request.formats}
-            try:
-                images = describe_outputs(staged, dest, name)
-            except OutputError as exc:
-                raise BuildError(f"DIB build of '{name}' finished but its output is not usable: {exc}",
-                                 log_path=final_log, failed_hook=None) from exc
+            with clock.measure(OUTPUTS):
+                try:
+                    images = describe_outputs(staged, dest, name)
+                except OutputError as exc:
+                    raise BuildError(f"DIB build of '{name}' finished but its output is not usable: {exc}",
+                                     log_path=final_log, failed_hook=None) from exc
             sbom = None
             if SBOM_ELEMENT in resolved:
-                try:
-                    sbom = sbom_store.stage(
-                        inventory_path=inventory_path, work_dir=work_dir, dest=dest, name=name, outputs=images,
-                        dib_version=dib_version, arch=request.arch, element_content=element_content,
+                with clock.measure(SBOM):
+                    try:
+                        sbom = sbom_store.stage(
+                            inventory_path=inventory_path, work_dir=work_dir, dest=dest, name=name, outputs=images,
+                            dib_version=dib_version, arch=request.arch, element_content=element_content,
+                        )
+                    except InventoryError as exc:
+                        raise BuildError(f"DIB build of '{name}' finished but its SBOM cannot be made: {exc}",
+                                         log_path=final_log, failed_hook=None) from exc
+            with clock.measure(OUTPUTS):
+                leftovers = release_host_resources(work_dir)
+                if leftovers:
+                    raise BuildError(
+                        f"DIB build of '{name}' left {', '.join(leftovers)} behind and they could not be released",
+                        log_path=final_log, failed_hook=None,
                     )
-                except InventoryError as exc:
-                    raise BuildError(f"DIB build of '{name}' finished but its SBOM cannot be made: {exc}",
-                                     log_path=final_log, failed_hook=None) from exc
-            leftovers = release_host_resources(work_dir)
-            if leftovers:
-                raise BuildError(
-                    f"DIB build of '{name}' left {', '.join(leftovers)} behind and they could not be released",
-                    log_path=final_log, failed_hook=None,
-                )
-            _move_log(dib_log, stdout_path, final_log)
-            record = make_record(images, round(time.time() - started, 3))
+                _move_log(dib_log, stdout_path, final_log)
+                record = make_record(images, round(time.time() - started, 3))
+                if sbom is not None:
+                    record["sbom"] = sbom.record()
+                publish(staged, images, dest, name, record)
             if sbom is not None:
-                record["sbom"] = sbom.record()
-            publish(staged, images, dest, name, record)
-            if sbom is not None:
-                # After the record: a run killed in between leaves an SBOM whose sha256 the record does not
-                # vouch for, which a reuse then leaves out rather than reports.
-                sbom_store.install(sbom)
-            remove_tree(work_dir)
+                with clock.measure(SBOM):
+                    # After the record: a run killed in between leaves an SBOM whose sha256 the record does not
+                    # vouch for, which a reuse then leaves out rather than reports.
+                    sbom_store.install(sbom)
+            with clock.measure(OUTPUTS):
+                remove_tree(work_dir)
             return images, None if sbom is None else sbom.result()
         except Interrupted as exc:
             raise BuildError(
@@ -478,6 +519,9 @@ def _build(
                 " cleaned up", log_path=final_log, failed_hook=None,
             ) from None
     except BaseException:
+        if dib_ended is None and proc is not None:
+            # DIB was stopped (a timeout, a signal, the controller gone): its time counts up to here.
+            clock.add(DIB, time.monotonic() - dib_started)
         for sig in previous:
             signal.signal(sig, signal.SIG_IGN)
         if follower:

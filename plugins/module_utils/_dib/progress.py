@@ -152,7 +152,9 @@ class LogFollower:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        # A signal can stop a build between making the follower and starting it; cleanup must go on.
+        if self._thread.ident is not None:
+            self._thread.join(timeout=10)
         self.poll()
 
     def poll(self) -> None:

@@ -14,14 +14,25 @@ Every row has a ``reason``: why it was built (``new``, ``fingerprint
 changed: <inputs>``, ``forced``, ...), why it was reused, or why it failed
 (DIB's own error line); ``previous`` tells how an earlier build that ended
 with nobody to hear it (an abandoned build) ended.
+
+Where the time went: a row's ``stages`` maps each stage the image went
+through in this run to the seconds it measured (dib_image's own steps, see
+:mod:`._dib.stages`); ``phases`` splits ``stages.dib`` by DIB phase.
+:func:`add_stage_times` adds the stages after the build, once per build host:
+its ``prepare`` (the host's, on each of its rows), each image's ``verify``
+(when it booted in this run), ``publish`` (its Glance uploads) and
+``register`` (its Trove datastore versions). A stage an image did not go
+through has no key: a reused image shows only its ``fingerprint`` check.
 """
 
 from __future__ import annotations
 
 import datetime
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.progress import PHASES
 from ansible_collections.dbaas.guest_images.plugins.module_utils._plan.plan import image_name
 from ansible_collections.dbaas.guest_images.plugins.module_utils._sbom import changes as sbom_changes
 from ansible_collections.dbaas.guest_images.plugins.module_utils._sbom import document as sbom_document
@@ -38,6 +49,16 @@ STATUS_UNREACHABLE = "unreachable"
 STATUS_NOT_BUILT = "not_built"
 # Rows that make a run fail.
 FAILING_STATUSES = (STATUS_FAILED, STATUS_UNREACHABLE, STATUS_NOT_BUILT)
+# The stages after the build, in the order a run goes through them (dib_image's own steps come between).
+STAGE_PREPARE = "prepare"
+STAGE_VERIFY = "verify"
+STAGE_PUBLISH = "publish"
+STAGE_REGISTER = "register"
+# Per-run times that are not news on an image this run only reused.
+_TIMES = ("duration", "stages", "phases")
+# The order of the time-per-stage table's columns (a stage not named here comes after these).
+STAGE_ORDER = (STAGE_PREPARE, "ship", "validate", "fingerprint", "lock_wait", "dib", "outputs", "sbom", STAGE_VERIFY,
+               STAGE_PUBLISH, STAGE_REGISTER)
 
 
 def _first_line(text: object) -> str:
@@ -91,10 +112,14 @@ def report_row(
         "fingerprint": result.get("fingerprint"),
         "outputs": outputs,
         "duration": result.get("duration"),
+        "stages": _seconds_map(result.get("stages")),
         "reason": result.get("reason"),
         "log_path": result.get("log_path"),
         "dib_version": result.get("dib_version"),
     }
+    phases = _seconds_map(result.get("phases"))
+    if phases:
+        row["phases"] = phases
     sbom = result.get("sbom")
     if isinstance(sbom, dict) and sbom.get("path"):
         row["sbom"] = {key: sbom.get(key) for key in ("path", "sha256", "summary", "changes")}
@@ -105,6 +130,81 @@ def report_row(
     if isinstance(previous, Mapping) and previous.get("summary"):
         row["previous"] = str(previous["summary"])
     return row
+
+
+def _number(value: object) -> float | None:
+    """Seconds as a number (a number written as text too); None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return round(number, 3) if math.isfinite(number) and number >= 0 else None
+
+
+def _seconds_map(value: object) -> dict[str, float]:
+    """``{name: seconds}`` of a mapping, only its numbers kept, in its order."""
+    if not isinstance(value, Mapping):
+        return {}
+    out: dict[str, float] = {}
+    for key, seconds in value.items():
+        number = _number(seconds)
+        if number is not None:
+            out[str(key)] = number
+    return out
+
+
+def _seconds_by_path(results: Iterable[Mapping[str, Any]] | None, key: str = "path") -> dict[str, float]:
+    """Seconds per output file of publish_results rows (an image may have several)."""
+    out: dict[str, float] = {}
+    for result in results or []:
+        number = _number(result.get("duration")) if isinstance(result, Mapping) else None
+        if number is not None and result.get(key):
+            out[str(result[key])] = out.get(str(result[key]), 0.0) + number
+    return out
+
+
+def add_stage_times(
+    rows: Iterable[Mapping[str, Any]] | None,
+    prepare: object = None,
+    published: Iterable[Mapping[str, Any]] | None = None,
+    registered: Iterable[Mapping[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """The rows of one build host with the stages after the build in ``stages``.
+
+    ``prepare``: the seconds the host's prepare stage took (on every row of the host, first);
+    ``published``: publish_results rows (``path``, ``image_id``, ``duration``), matched to a row by
+    its outputs' paths; ``registered``: register_results rows (``image_id``, ``duration``), matched
+    through the image ids of those uploads. A row's ``verify`` gives its ``verify`` time when the
+    image was booted in this run (``verify.duration``).
+    """
+    prepare_seconds = _number(prepare)
+    upload_seconds = _seconds_by_path(published)
+    path_of_image = {str(item["image_id"]): str(item["path"]) for item in published or []
+                     if isinstance(item, Mapping) and item.get("image_id") and item.get("path")}
+    register_seconds = _seconds_by_path(
+        [dict(item, path=path_of_image.get(str(item.get("image_id")), "")) for item in registered or []
+         if isinstance(item, Mapping)])
+    out: list[dict[str, Any]] = []
+    for given in rows or []:
+        row = dict(given)
+        stages: dict[str, float] = {}
+        if prepare_seconds is not None:
+            stages[STAGE_PREPARE] = prepare_seconds
+        stages.update(_seconds_map(row.get("stages")))
+        verify = row.get("verify")
+        verify_seconds = _number(verify.get("duration")) if isinstance(verify, Mapping) else None
+        if verify_seconds is not None:
+            stages[STAGE_VERIFY] = verify_seconds
+        paths = [str(output.get("path")) for output in row.get("outputs") or [] if isinstance(output, Mapping)]
+        for stage, by_path in ((STAGE_PUBLISH, upload_seconds), (STAGE_REGISTER, register_seconds)):
+            times = [by_path[path] for path in paths if path in by_path]
+            if times:
+                stages[stage] = round(sum(times), 3)
+        row["stages"] = stages
+        out.append(row)
+    return out
 
 
 def stage_failure_rows(
@@ -129,6 +229,7 @@ def stage_failure_rows(
             "fingerprint": None,
             "outputs": [],
             "duration": None,
+            "stages": {},
             "reason": f"{stage} failed: {_first_line(error)}",
             "log_path": None,
             "dib_version": None,
@@ -218,6 +319,45 @@ def _verify(value: object) -> str:
     return text
 
 
+def _stage_columns(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    seen: list[str] = []
+    for row in rows:
+        for stage in row.get("stages") or {}:
+            if stage not in seen:
+                seen.append(stage)
+    known = [stage for stage in STAGE_ORDER if stage in seen]
+    return known + [stage for stage in seen if stage not in STAGE_ORDER]
+
+
+def _phases_text(phases: object) -> str:
+    """DIB's phases in the order DIB runs them (the JSON report keeps its keys sorted)."""
+    if not isinstance(phases, Mapping) or not phases:
+        return "-"
+    names = sorted(phases, key=lambda name: (PHASES.index(name) if name in PHASES else len(PHASES)))
+    return ", ".join(f"{phase} {_duration(phases[phase])}" for phase in names)
+
+
+def _stage_lines(rows: list[Mapping[str, Any]]) -> list[str]:
+    """The time-per-stage table: one row per image, one column per stage any image went through."""
+    timed = [row for row in rows if row.get("stages")]
+    if not timed:
+        return []
+    columns = _stage_columns(timed)
+    lines = ["", "## Time per stage", "",
+             "Measured in the run that reported the image. `-`: the image did not go through that stage in that"
+             " run (a reused image has only its checks, its host's prepare and a publish check). `prepare` is the"
+             " build host's, the same on each of its images; DIB phases split `dib`.",
+             "",
+             "| image | build host | " + " | ".join(columns) + " | DIB phases |",
+             "|---|---|" + "---|" * len(columns) + "---|"]
+    for row in timed:
+        stages = row.get("stages") or {}
+        cells = [row.get("name"), row.get("build_host")] + [_duration(stages.get(stage)) for stage in columns]
+        cells.append(_phases_text(row.get("phases")))
+        lines.append("| " + " | ".join(_cell(value) for value in cells) + " |")
+    return lines
+
+
 def render_markdown(document: Mapping[str, Any]) -> str:
     """The report for people: a summary line and one table row per output."""
     summary = document.get("summary", {})
@@ -260,6 +400,7 @@ def render_markdown(document: Mapping[str, Any]) -> str:
                 )
                 + " |"
             )
+    lines += _stage_lines(list(document.get("images", [])))
     with_sbom = [row for row in document.get("images", []) if row.get("sbom")]
     if with_sbom:
         lines += ["", "## Contents (what changed since the previous build)", ""]
@@ -285,8 +426,9 @@ def _comparable(document: Mapping[str, Any]) -> dict[str, Any]:
         row = dict(row)
         row.pop(REPORTED_AT, None)
         if row.get("status") == STATUS_REUSED:
-            # How long the no-op check took is not news.
-            row.pop("duration", None)
+            # How long the no-op check (and the host's prepare) took is not news.
+            for key in _TIMES:
+                row.pop(key, None)
         rows.append(row)
     return {"summary": document.get("summary"), "images": rows, "plan": document.get("plan") or []}
 

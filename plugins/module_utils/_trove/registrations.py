@@ -24,7 +24,8 @@ from typing import Any
 # register settings of one image.
 REQUIRED_KEYS = ("image_id", "trove_datastore", "trove_datastore_version")
 OPTIONAL_KEYS = ("disk_format", "trove_version", "trove_manager", "default", "active")
-PUBLISH_KEYS = ("name", "image_name", "path", "os_hash_value", "uploaded", "would_upload", "changed", "deleted")
+PUBLISH_KEYS = ("name", "image_name", "path", "os_hash_value", "uploaded", "would_upload", "changed", "deleted",
+                "duration")
 KNOWN_KEYS = REQUIRED_KEYS + OPTIONAL_KEYS + PUBLISH_KEYS
 
 # Spellings older releases of the role took; named in the refusal so the fix is obvious.
@@ -145,6 +146,7 @@ def registration_results(results: Sequence[Any], entry_key: str) -> list[dict[st
             "version_id": version.get("id"),
             "action": result.get("action") or "none",
             "changed": bool(result.get("changed")),
+            "duration": result.get("duration"),
         }
         if entry.get("image_to_upload"):
             # Check mode: the version would point at this image, uploaded by the real run.

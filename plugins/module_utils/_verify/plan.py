@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ansible_collections.dbaas.guest_images.plugins.module_utils._verify.record import RESULT_FAILED, RESULT_PASSED
 from ansible_collections.dbaas.guest_images.plugins.module_utils._verify.request import MODES
 
 STATUS_FAILED = "failed"
@@ -88,6 +89,8 @@ def summary(result: Mapping[str, Any]) -> dict[str, Any]:
         "accelerator": record.get("accelerator"),
         "trove_version": record.get("trove_version"),
         "times": record.get("times") or {},
+        # The seconds this run's boot and agent check took; none for a reused record (nothing booted).
+        "duration": record.get("duration") if outcome in (RESULT_PASSED, RESULT_FAILED) else None,
     }
 
 
@@ -112,7 +115,8 @@ def rows(build_rows: Sequence[Mapping[str, Any]], entries: Sequence[Mapping[str,
         result = by_name.get(name)
         if result is None:
             row["verify"] = {"result": "skipped", "step": "", "message": entry.get("reason") or "not verified",
-                             "record_path": None, "accelerator": None, "trove_version": None, "times": {}}
+                             "record_path": None, "accelerator": None, "trove_version": None, "times": {},
+                             "duration": None}
         else:
             row["verify"] = summary(result)
             if row["verify"]["result"] == "failed" and entry.get("mode") == "required":

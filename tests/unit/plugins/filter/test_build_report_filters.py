@@ -20,3 +20,12 @@ def test_environment_for_image_of_other_distribution():
     result = filters.dib_environment_for_image(env, by_dist, "debian", ["ubuntu-minimal"])
     assert result["DIB_DISTRIBUTION_MIRROR"] == "http://u/ubuntu"
     assert filters.dib_environment_for_image(env, by_dist, "debian", ["debian-minimal"]) == env
+
+
+def test_stage_times():
+    assert "build_report_stage_times" in filters.FilterModule().filters()
+    rows = [{"name": "img", "outputs": [{"path": "/o/img.qcow2"}], "stages": {"dib": 9.0}}]
+    published = [{"path": "/o/img.qcow2", "image_id": "i1", "duration": 2.0}]
+    out = filters.build_report_stage_times(rows, 1.5, published, [{"image_id": "i1", "duration": 0.5}])
+    assert out[0]["stages"] == {"prepare": 1.5, "dib": 9.0, "publish": 2.0, "register": 0.5}
+    assert filters.build_report_stage_times(rows)[0]["stages"] == {"dib": 9.0}

@@ -82,11 +82,12 @@ def test_publish_results_rows():
     [upload] = flt.glance_uploads([ROW], [], SETTINGS)
     result = {"ansible_loop_var": "publish_upload", "publish_upload": upload, "changed": True, "uploaded": True,
               "image": {"id": "i1", "name": "img-20260101000000", "os_hash_value": "h"},
-              "deleted": [{"id": "old", "name": "img"}]}
+              "deleted": [{"id": "old", "name": "img"}], "duration": 12.5}
     assert flt.glance_publish_results([result]) == [{
         "name": "img", "image_id": "i1", "image_name": "img-20260101000000", "path": "/o/img.qcow2",
         "disk_format": "qcow2", "trove_datastore": "",
-        "trove_datastore_version": "", "os_hash_value": "h", "uploaded": True, "changed": True, "deleted": ["old"]}]
+        "trove_datastore_version": "", "os_hash_value": "h", "uploaded": True, "changed": True, "deleted": ["old"],
+        "duration": 12.5}]
     assert flt.glance_publish_results([]) == []
 
 

@@ -162,7 +162,9 @@ def test_build_then_noop_then_rebuild_on_change(dib, tmp_path):
     assert result["changed"] and result["built"]
     assert runs(dib) == 1
     assert set(result) == {"changed", "built", "images", "fingerprint", "duration", "log_path", "dib_version",
-                           "resolved_elements", "reason", "changed_inputs", "sbom", "base_cache", "phases"}
+                           "resolved_elements", "reason", "changed_inputs", "sbom", "base_cache", "phases", "stages"}
+    # Every step a build goes through, in order (no dbaas-sbom element, no sbom step).
+    assert list(result["stages"]) == ["validate", "fingerprint", "lock_wait", "dib", "outputs"]
     assert result["sbom"] is None, "no dbaas-sbom element, no SBOM"
     assert [i["format"] for i in result["images"]] == ["qcow2", "tar"]
     qcow = result["images"][0]
@@ -187,11 +189,46 @@ def test_build_then_noop_then_rebuild_on_change(dib, tmp_path):
     assert again["images"] == result["images"]
     assert again["reason"].startswith("unchanged")
     assert runs(dib) == 1
+    # A reused image spent only its checks.
+    assert list(again["stages"]) == ["validate", "fingerprint"]
 
     changed = dib_build.run(request(dib, dest, formats=["qcow2", "tar"], environment={"DIB_RELEASE": "trixie"}))
     assert changed["built"] and changed["changed_inputs"] == ["environment.DIB_RELEASE"]
     assert "DIB_RELEASE=trixie\n" in (dib["state"] / "env").read_text()
     assert runs(dib) == 2
+
+
+def test_stages_are_measured_and_phases_split_the_dib_step(dib, tmp_path):
+    dest = tmp_path / "out"
+    # The stand-in sleeps after each of its 10 log lines: DIB's step takes >= 2 s, and only DIB's step.
+    result = dib_build.run(request(dib, dest, environment={"DIB_RELEASE": "bookworm", "FAKE_DIB_STEP": "0.2"}))
+    stages = result["stages"]
+    assert stages["dib"] >= 2.0, stages
+    assert all(isinstance(value, float) and value >= 0 for value in stages.values()), stages
+    # ``duration`` runs from the fingerprint on; the steps it covers do not add up to more.
+    assert sum(v for k, v in stages.items() if k != "validate") <= result["duration"] + 0.01, (stages, result)
+    assert stages["fingerprint"] < 1.0 and stages["outputs"] < 2.0, stages
+    phases = result["phases"]
+    assert list(phases)[:2] == ["setup", "root.d"], phases
+    # The phases come from the log's stamps (whole seconds in the stand-in's log), which lie inside DIB's run.
+    assert sum(phases.values()) <= stages["dib"] + 1.0, (phases, stages)
+
+
+def test_a_failed_build_says_where_its_time_went(dib, tmp_path):
+    dest = tmp_path / "out"
+    with pytest.raises(dib_build.BuildError) as err:
+        dib_build.run(request(dib, dest, mode="fail", environment={"DIB_RELEASE": "bookworm", "FAKE_DIB_STEP": "0.1"}))
+    stages = err.value.extra["stages"]
+    assert list(stages) == ["validate", "fingerprint", "lock_wait", "dib"]
+    assert stages["dib"] >= 0.9, stages
+    assert "install.d" in err.value.extra["phases"], err.value.extra["phases"]
+
+
+def test_bad_input_fails_with_only_the_validate_step(dib, tmp_path):
+    with pytest.raises(dib_build.BuildError) as err:
+        dib_build.run(request(dib, tmp_path / "out", elements=["no-such-element"]))
+    assert list(err.value.extra["stages"]) == ["validate"]
+    assert "phases" not in err.value.extra
 
 
 def test_element_content_change_rebuilds(dib, tmp_path):
@@ -462,7 +499,7 @@ def test_argument_spec_matches_documentation():
         assert sorted(doc[name].get("choices") or []) == sorted(option.get("choices") or []), name
     returns = set(yaml.safe_load(dib_image.RETURN))
     assert returns == {"images", "fingerprint", "duration", "log_path", "dib_version", "resolved_elements", "built",
-                       "reason", "changed_inputs", "previous_build", "sbom", "base_cache", "phases"}
+                       "reason", "changed_inputs", "previous_build", "sbom", "base_cache", "phases", "stages"}
 
 
 def test_silent_controller_stops_the_build_and_leaves_a_note(dib, tmp_path):

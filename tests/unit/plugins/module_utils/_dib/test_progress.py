@@ -99,6 +99,14 @@ def test_read_state_rejects_garbage():
     assert pg.read_state('{"phase": "root.d", "started_at": 1}')["phase"] == "root.d"
 
 
+def test_a_follower_never_started_can_be_stopped(tmp_path):
+    log = tmp_path / "dib.log"
+    log.write_text("2026-12-03 08:50:43.117 | Running hooks from /tmp/x/hooks/root.d\n")
+    follower = pg.LogFollower(str(log), str(tmp_path / ".img.progress.json"), pg.new_state("img", 7))
+    follower.stop()
+    assert follower.state["phase"] == "root.d"
+
+
 def test_follower_tracks_a_growing_log(tmp_path):
     log = tmp_path / "dib.log"
     status = tmp_path / ".img.progress.json"

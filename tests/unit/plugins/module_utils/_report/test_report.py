@@ -1,6 +1,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Build report rows, document and Markdown."""
 
+import json
+
 from ansible_collections.dbaas.guest_images.plugins.module_utils._report import report as build_report
 
 BUILT = {
@@ -194,3 +196,125 @@ def test_row_carries_the_sbom_and_markdown_says_what_changed():
         "- **same** on h1: SBOM /out/img.cdx.json (3 deb, 1 python)",
         "  - no package changed since the previous build",
     ]
+
+
+STAGES = {"validate": 0.05, "fingerprint": 0.4, "lock_wait": 0.0, "dib": 120.5, "outputs": 6.25, "sbom": 1.0}
+PHASES = {"setup": 3.7, "root.d": 40.2, "install.d": 61.0, "conversion": 12.1}
+
+
+def test_row_carries_the_steps_of_dib_image_and_its_phases():
+    row = build_report.report_row(dict(BUILT, stages=STAGES, phases=PHASES), "img", "h")
+    assert row["stages"] == STAGES
+    assert list(row["stages"]) == list(STAGES)
+    assert row["phases"] == PHASES
+    reused = build_report.report_row(dict(BUILT, built=False, stages={"validate": 0.1, "fingerprint": 0.3}), "img", "h")
+    assert reused["stages"] == {"validate": 0.1, "fingerprint": 0.3}
+    assert "phases" not in reused
+    # What is not a number of seconds is left out rather than shown as a time.
+    odd = build_report.report_row(dict(BUILT, stages={"dib": "soon", "outputs": None, "sbom": True, "x": 2,
+                                                      "y": float("nan"), "z": -1.0, "w": float("inf")}), "i", "h")
+    assert odd["stages"] == {"x": 2.0}
+    failed = build_report.report_row({"failed": True, "msg": "E", "stages": {"validate": 0.1, "dib": 30.0},
+                                      "phases": {"setup": 2.0, "install.d": 27.0}}, "img", "h")
+    assert failed["stages"] == {"validate": 0.1, "dib": 30.0}
+    assert failed["phases"] == {"setup": 2.0, "install.d": 27.0}
+    assert build_report.report_row({}, "img", "h")["stages"] == {}
+
+
+def published(path, duration, image_id):
+    return {"name": path.rsplit("/", 1)[-1], "path": path, "image_id": image_id, "duration": duration}
+
+
+def test_stage_times_add_prepare_verify_publish_and_register_in_order():
+    two = dict(BUILT, stages=STAGES, images=BUILT["images"] + [{"path": "/out/img.raw", "format": "raw"}])
+    built = build_report.report_row(two, "img", "h")
+    built["verify"] = {"result": "passed", "duration": 130.0, "times": {"first_answer": 100.0}}
+    other = build_report.report_row(dict(BUILT, built=False, stages={"validate": 0.1, "fingerprint": 0.2},
+                                         images=[{"path": "/out/other.qcow2", "format": "qcow2"}]), "other", "h")
+    other["verify"] = {"result": "reused", "duration": None}
+    rows = build_report.add_stage_times(
+        [built, other], 2.5,
+        [published("/out/img.qcow2", 10.0, "i1"), published("/out/img.raw", 5.5, "i2"),
+         published("/out/other.qcow2", 0.75, "i3")],
+        [{"image_id": "i1", "duration": 1.25}, {"image_id": "unknown", "duration": 9.0}],
+    )
+    assert list(rows[0]["stages"]) == ["prepare", *STAGES, "verify", "publish", "register"]
+    assert rows[0]["stages"]["prepare"] == 2.5
+    assert rows[0]["stages"]["verify"] == 130.0
+    # One upload per format, added up; register through the uploads' image ids.
+    assert rows[0]["stages"]["publish"] == 15.5
+    assert rows[0]["stages"]["register"] == 1.25
+    # A reused image shows what this run spent on it: its checks, its host's prepare, its publish check.
+    assert rows[1]["stages"] == {"prepare": 2.5, "validate": 0.1, "fingerprint": 0.2, "publish": 0.75}
+    assert built["stages"] == STAGES, "the input rows are not changed"
+
+
+def test_stage_times_leave_out_the_stages_an_image_did_not_go_through():
+    row = build_report.report_row(dict(BUILT, stages=STAGES), "img", "h")
+    (out,) = build_report.add_stage_times([row])
+    assert out["stages"] == STAGES
+    (out,) = build_report.add_stage_times([dict(row, verify={"result": "skipped", "duration": None})], None,
+                                          [published("/out/elsewhere.qcow2", 3.0, "i9")], [])
+    assert out["stages"] == STAGES
+    # A failed row of a stage before the build has no outputs and gets only the host's prepare.
+    (failed,) = build_report.stage_failure_rows(["img"], {"msg": "compose: bad"}, "h", "compose")
+    assert build_report.add_stage_times([failed], "3.25")[0]["stages"] == {"prepare": 3.25}
+    assert build_report.add_stage_times([], 1.0) == []
+
+
+def test_markdown_has_a_time_per_stage_table_with_the_dib_phases():
+    built = build_report.report_row(dict(BUILT, stages=STAGES, phases=PHASES), "img", "h1")
+    reused = build_report.report_row(dict(BUILT, built=False, stages={"validate": 0.1, "fingerprint": 0.3}), "old",
+                                     "h2")
+    rows = build_report.add_stage_times([built], 2.0, [published("/out/img.qcow2", 75.0, "i1")]) + [reused]
+    rows.append(build_report.report_row({"failed": True, "msg": "x"}, "broken", "h1"))
+    text = build_report.render_markdown(build_report.report(rows, generated_at="T"))
+    lines = text.splitlines()
+    start = lines.index("## Time per stage")
+    header = next(line for line in lines[start:] if line.startswith("| image |"))
+    assert header == ("| image | build host | prepare | validate | fingerprint | lock_wait | dib | outputs | sbom "
+                      "| publish | DIB phases |")
+    table = [line for line in lines[start:] if line.startswith("| img ") or line.startswith("| old ")]
+    assert table[0] == ("| img | h1 | 2.0 s | 0.1 s | 0.4 s | 0.0 s | 2 min 0 s | 6.2 s | 1.0 s | 1 min 15 s "
+                        "| setup 3.7 s, root.d 40.2 s, install.d 1 min 1 s, conversion 12.1 s |")
+    # A stage an image did not go through is "-".
+    assert table[1] == "| old | h2 | - | 0.1 s | 0.3 s | - | - | - | - | - | - |"
+    # A row without any stage (a failure before dib_image answered) has no line there.
+    assert not [line for line in lines[start:] if line.startswith("| broken ")]
+    # The main table keeps each image's total.
+    assert any(line.startswith("| img | h1 | built |") and "2 min 14 s" in line for line in lines)
+
+
+def test_markdown_keeps_the_order_of_stages_and_phases_after_a_json_round_trip():
+    row = build_report.add_stage_times([build_report.report_row(dict(BUILT, stages=STAGES, phases=PHASES), "img",
+                                                                "h")], 1.0)
+    stored = json.loads(json.dumps(build_report.report(row, generated_at="T"), sort_keys=True))
+    text = build_report.render_markdown(stored)
+    assert "| prepare | validate | fingerprint | lock_wait | dib | outputs | sbom | DIB phases |" in text
+    assert "setup 3.7 s, root.d 40.2 s, install.d 1 min 1 s, conversion 12.1 s" in text
+
+
+def test_markdown_has_no_time_per_stage_section_without_stages():
+    text = build_report.render_markdown(build_report.report([build_report.report_row(BUILT, "img", "h")], "T"))
+    assert "Time per stage" not in text
+
+
+def test_same_report_ignores_the_times_of_a_reused_image_but_not_of_a_build():
+    reused = dict(BUILT, built=False)
+    first = build_report.report(build_report.add_stage_times(
+        [build_report.report_row(dict(reused, stages={"fingerprint": 0.3}), "img", "h")], 2.0), generated_at="T1")
+    again = build_report.report(build_report.add_stage_times(
+        [build_report.report_row(dict(reused, stages={"fingerprint": 0.5}), "img", "h")], 3.1), generated_at="T2")
+    assert build_report.same_report(first, again)
+    built = build_report.report([build_report.report_row(dict(BUILT, stages=STAGES), "img", "h")], generated_at="T3")
+    rebuilt = build_report.report([build_report.report_row(dict(BUILT, stages=dict(STAGES, dib=99.0)), "img", "h")],
+                                  generated_at="T4")
+    assert not build_report.same_report(built, rebuilt)
+
+
+def test_merge_keeps_the_stage_times_of_images_this_run_did_not_report():
+    earlier = build_report.add_stage_times([build_report.report_row(dict(BUILT, stages=STAGES), "a", "h")], 2.0)
+    now = [build_report.report_row(dict(BUILT, stages={"dib": 1.0}), "b", "h")]
+    merged = {row["name"]: row for row in build_report.merge_rows(earlier, now)}
+    assert merged["a"]["stages"] == dict({"prepare": 2.0}, **STAGES)
+    assert merged["b"]["stages"] == {"dib": 1.0}

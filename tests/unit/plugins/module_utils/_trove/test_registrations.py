@@ -15,7 +15,7 @@ IMAGE = "b8e2b71b-9f83-45f2-a666-73522cf0461a"
 def published(**overrides):
     item = {"name": "trove-debian-12-mysql-8.0-container", "image_id": IMAGE, "path": "/o/x.qcow2",
             "disk_format": "qcow2", "trove_datastore": "mysql", "trove_datastore_version": "8.0",
-            "os_hash_value": "ab", "uploaded": True, "changed": True, "deleted": []}
+            "os_hash_value": "ab", "uploaded": True, "changed": True, "deleted": [], "duration": 3.2}
     item.update(overrides)
     return item
 
@@ -80,14 +80,14 @@ def test_result_rows_come_from_the_module_results_and_their_entries():
     entry = {"datastore": "mysql", "name": "8.0", "version": None, "image": IMAGE}
     rows = registration_results([
         {"_e": entry, "changed": True, "action": "create", "image_id": IMAGE,
-         "version": {"id": "v1", "version": "8.0"}},
+         "version": {"id": "v1", "version": "8.0"}, "duration": 1.5},
         {"_e": dict(entry, name="8.4", version="8.4"), "changed": False, "version": None},
     ], "_e")
     assert rows == [
         {"datastore": "mysql", "name": "8.0", "version": "8.0", "image_id": IMAGE, "version_id": "v1",
-         "action": "create", "changed": True},
+         "action": "create", "changed": True, "duration": 1.5},
         {"datastore": "mysql", "name": "8.4", "version": "8.4", "image_id": IMAGE, "version_id": None,
-         "action": "none", "changed": False},
+         "action": "none", "changed": False, "duration": None},
     ]
 
 

@@ -59,3 +59,17 @@ def test_rows_not_verified_say_why():
     out = plan.rows(rows, plan.plan(rows, [PLAIN], "required"), [])
     assert out[0]["verify"]["result"] == "skipped"
     assert "not a Trove guest image" in out[0]["verify"]["message"]
+
+
+def test_duration_is_this_runs_verification_only():
+    rows = [row("trove-a")]
+    entries = plan.plan(rows, [TROVE], "warn")
+    passed = {"item": {"name": "trove-a"}, "result": "passed", "record": {"duration": 131.4, "times": {}}}
+    failed = {"item": {"name": "trove-a"}, "result": "failed", "step": "boot", "msg": "x",
+              "record": {"duration": 20.5}}
+    # A reused record holds the seconds of the run that booted the image, not of this one.
+    reused = {"item": {"name": "trove-a"}, "result": "reused", "record": {"duration": 131.4}}
+    assert plan.rows(rows, entries, [passed])[0]["verify"]["duration"] == 131.4
+    assert plan.rows(rows, entries, [failed])[0]["verify"]["duration"] == 20.5
+    assert plan.rows(rows, entries, [reused])[0]["verify"]["duration"] is None
+    assert plan.rows(rows, entries, [])[0]["verify"]["duration"] is None
