@@ -119,6 +119,8 @@ def _env(workdir: pathlib.Path) -> dict:
 def _measured(env, workdir: pathlib.Path, label: str, argv: list, commands: bool) -> dict:
     """Run one playbook; the dib_image task's duration and the delay after the module's end."""
     times = workdir / f"times-{label}.jsonl"
+    if times.exists():
+        times.unlink()
     env = dict(env, DIB_TASK_TIMES_FILE=str(times))
     watcher = JobWatcher(workdir / "async")
     watcher.start()

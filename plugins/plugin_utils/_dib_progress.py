@@ -269,6 +269,19 @@ class ModuleRun:
             return PollReply("unknown")
         return parse_poll_reply(to_text(result.get("stdout", "")))
 
+    def _forget(self, results_file: str, cleanup_args: dict[str, Any] | None, beat_file: str | None) -> None:
+        """Remove what is left of an ended job: its results file and the heartbeat, in one command.
+
+        With the results file's path (async_wrapper gives it at the start) that is
+        what async_status's cleanup does, without a module run; without it,
+        async_status cleans up (``cleanup_args``; None: no results file to clean up).
+        """
+        if cleanup_args and not results_file:
+            self._execute("ansible.legacy.async_status", cleanup_args)
+        files = [path for path in (results_file if cleanup_args else None, beat_file) if path]
+        if files:
+            self._shell("rm -f " + " ".join(shlex.quote(path) for path in files))
+
     def run_with_progress(self, args: dict[str, Any], interval: float, misses: int = 3) -> dict[str, Any]:
         """Start the module under async_wrapper and poll it, printing progress lines, until it ends."""
         # async_wrapper kills the module after this; the module's own timeout should act first.
@@ -296,7 +309,6 @@ class ModuleRun:
         async_dir = self._action.get_shell_option("async_dir", default="~/.ansible_async")
         results_file = str(started.get("results_file") or "")
         job_file = results_file or f"{async_dir.rstrip('/')}/{jid}"
-        forget_beat = f"rm -f {shlex.quote(beat_file)}" if beat_file else ""
         last_phase: str | None = None
         last_report = 0.0
         dead_polls = 0
@@ -340,19 +352,14 @@ class ModuleRun:
                 # (SIGKILL to its process group). Give a late result one more poll to appear.
                 dead_polls += 1
                 if dead_polls >= 2:
-                    self._execute("ansible.legacy.async_status", cleanup_args)
-                    if forget_beat:
-                        self._shell(forget_beat)
+                    self._forget(results_file, cleanup_args, beat_file)
                     return _died(state, dest, name)
             else:
                 dead_polls = 0
         missing = bool(status.get("failed")) and (
             not status.get("started", True) or status.get("msg") == "could not find job" or reply.job == "missing")
-        if not missing:
-            self._execute("ansible.legacy.async_status", cleanup_args)
-        if forget_beat and reply.job != "finished":
-            # The poll that saw the end removed it already.
-            self._shell(forget_beat)
+        # The poll that saw the end removed the heartbeat already.
+        self._forget(results_file, None if missing else cleanup_args, None if reply.job == "finished" else beat_file)
         if missing and status_file:
             # No job any more: a build that stopped itself because this controller was silent for too
             # long discards its async result; its note says what happened.
