@@ -13,24 +13,34 @@ checkouts to compare them side by side):
 - task end: ``v2_runner_on_ok``/``v2_runner_on_failed`` of the dib_image task,
   from a small callback plugin written into the work folder.
 
+It also prints the longest gap between two heartbeats it saw (the
+heartbeat file's modification times, looked at every 10 ms), which must not
+exceed the poll interval by more than a round trip.
+
 ``--fake N`` (default 6): N forced builds with the stand-in
 ``disk-image-create`` of the unit tests (seconds each; the build's length
 varies so that it ends at different points of the poll cycle).
 ``--real``: a cold build of the plain Debian 12 image (``debian-12-base``) with
 ``playbooks/build_guest.yml``, then a no-op rerun (no async job: the task's
 own duration is printed). ``--commands`` also counts the commands the plugin
-runs on the build host during the task (from ``-vvv`` output).
+runs on the build host during the task (from ``-vvv`` output); ``--ssh`` runs
+the fake builds over SSH (an sshd of its own on 127.0.0.1, this user, a key of
+its own), ``--become`` with ``become: true``.
 
-    .venv/bin/python bench/bench_poll_latency.py [--fake N] [--real] [--interval S] [--commands] [--workdir DIR]
+    .venv/bin/python bench/bench_poll_latency.py [--fake N] [--real] [--interval S] [--commands]
+        [--ssh] [--become] [--workdir DIR]
 """
 
 import argparse
+import contextlib
+import getpass
 import importlib.util
 import json
 import os
 import pathlib
 import re
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -77,16 +87,32 @@ _JOB = re.compile(r"^j\d+\.\d+$")
 
 
 class JobWatcher(threading.Thread):
-    """Notes when each async job's results file first holds the module's result."""
+    """Notes when each async job's results file first holds the module's result, and each heartbeat."""
 
-    def __init__(self, folder: pathlib.Path):
+    def __init__(self, folder: pathlib.Path, dest: pathlib.Path):
         super().__init__(daemon=True)
         self.folder = folder
+        self.dest = dest
         self.finished: dict[str, float] = {}
+        self.beats: list[float] = []
         self.halt = threading.Event()
+
+    def _beat(self):
+        for path in self.dest.glob(".*.heartbeat-*") if self.dest.is_dir() else ():
+            try:
+                when = path.stat().st_mtime
+            except OSError:
+                continue
+            if not self.beats or when > self.beats[-1]:
+                self.beats.append(when)
+
+    def longest_beat_gap(self) -> float | None:
+        gaps = [b - a for a, b in zip(self.beats, self.beats[1:])]
+        return max(gaps) if gaps else None
 
     def run(self):
         while not self.halt.is_set():
+            self._beat()
             for entry in os.scandir(self.folder) if self.folder.is_dir() else ():
                 if entry.name in self.finished or not _JOB.match(entry.name):
                     continue
@@ -116,13 +142,13 @@ def _env(workdir: pathlib.Path) -> dict:
     return env
 
 
-def _measured(env, workdir: pathlib.Path, label: str, argv: list, commands: bool) -> dict:
+def _measured(env, workdir: pathlib.Path, label: str, argv: list, commands: bool, dest: pathlib.Path) -> dict:
     """Run one playbook; the dib_image task's duration and the delay after the module's end."""
     times = workdir / f"times-{label}.jsonl"
     if times.exists():
         times.unlink()
     env = dict(env, DIB_TASK_TIMES_FILE=str(times))
-    watcher = JobWatcher(workdir / "async")
+    watcher = JobWatcher(workdir / "async", dest)
     watcher.start()
     argv = argv + (["-vvv"] if commands else [])
     proc = subprocess.run(argv, env=env, cwd=str(REPO), capture_output=True, text=True, check=False)
@@ -136,15 +162,69 @@ def _measured(env, workdir: pathlib.Path, label: str, argv: list, commands: bool
     row = {"label": label, "task_s": round(end - start, 2)}
     if watcher.finished:
         row["after_module_end_s"] = round(end - max(watcher.finished.values()), 2)
+    gap = watcher.longest_beat_gap()
+    if gap is not None:
+        row["beats"] = len(watcher.beats)
+        row["longest_beat_gap_s"] = round(gap, 2)
     if commands:
-        section = proc.stdout.partition("TASK [")[2]
-        section = section[section.find("dib_image") if "dib_image" in section else 0:]
-        row["commands"] = len(re.findall(r"^<[^>]+> EXEC ", section.split("\nTASK [")[0], re.MULTILINE))
+        task = next(e["task"] for e in events if e["event"] == "start")
+        sections = [part for part in proc.stdout.split("\nTASK [") if part.partition("\n")[0].find(task) >= 0]
+        row["commands"] = sum(len(re.findall(r"^<[^>]+> (?:SSH: )?EXEC ", part, re.MULTILINE)) for part in sections)
     print(json.dumps(row), flush=True)
     return row
 
 
-def bench_fake(env, workdir: pathlib.Path, count: int, interval: float, commands: bool) -> list:
+@contextlib.contextmanager
+def ssh_host(workdir: pathlib.Path):
+    """A throw-away sshd on 127.0.0.1 that lets this user in with a key of its own: (port, key)."""
+    folder = workdir / "sshd"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    for key in ("host_key", "user_key"):
+        subprocess.run(["ssh-keygen", "-q", "-N", "", "-t", "ed25519", "-f", str(folder / key)], check=True)
+    shutil.copy(folder / "user_key.pub", folder / "authorized_keys")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    (folder / "sshd_config").write_text(textwrap.dedent(f"""\
+        Port {port}
+        ListenAddress 127.0.0.1
+        HostKey {folder / "host_key"}
+        PidFile {folder / "sshd.pid"}
+        AuthorizedKeysFile {folder / "authorized_keys"}
+        PasswordAuthentication no
+        KbdInteractiveAuthentication no
+        PermitRootLogin prohibit-password
+        StrictModes no
+        UsePAM no
+        """))
+    proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(folder / "sshd_config")],
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        yield port, str(folder / "user_key")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def bench_fake(env, workdir: pathlib.Path, count: int, interval: float, commands: bool, connection: str = "local",
+               become: bool = False) -> list:
+    if connection == "ssh":
+        with ssh_host(workdir) as (port, key):
+            host_vars = (f"ansible_host=127.0.0.1 ansible_port={port} ansible_user={getpass.getuser()}"
+                         f" ansible_ssh_private_key_file={key}")
+            env = dict(env, ANSIBLE_HOST_KEY_CHECKING="False")
+            return _bench_fake(env, workdir, count, interval, commands, host_vars, become)
+    return _bench_fake(env, workdir, count, interval, commands, "ansible_connection=local", become)
+
+
+def _bench_fake(env, workdir, count, interval, commands, host_vars, become) -> list:
     sys.path.insert(0, env["ANSIBLE_COLLECTIONS_PATH"].split(os.pathsep)[0])
     spec = importlib.util.spec_from_file_location(
         "fake_dib", REPO / "tests" / "unit" / "plugins" / "modules" / "test_dib_image.py")
@@ -163,11 +243,12 @@ def bench_fake(env, workdir: pathlib.Path, count: int, interval: float, commands
                              force=True)
         params = {k: v for k, v in params.items() if v not in (None, [], {}) or k == "environment"}
         play = root / "site.yml"
-        play.write_text("- hosts: localhost\n  gather_facts: false\n  connection: local\n  tasks:\n" + textwrap.indent(
+        play.write_text(f"- hosts: builder\n  gather_facts: false\n  become: {become}\n  tasks:\n" + textwrap.indent(
             f"- name: Build\n  dbaas.guest_images.dib_image: {json.dumps(params)}\n", "    "))
-        argv = ["ansible-playbook", "-i", "localhost,", str(play), "-e", f"dib_image_poll_interval={interval}",
-                "-e", f"ansible_python_interpreter={sys.executable}"]
-        rows.append(_measured(env, workdir, f"fake-{index}", argv, commands))
+        inventory = root / "inventory.ini"
+        inventory.write_text(f"builder {host_vars} ansible_python_interpreter={sys.executable}\n")
+        argv = ["ansible-playbook", "-i", str(inventory), str(play), "-e", f"dib_image_poll_interval={interval}"]
+        rows.append(_measured(env, workdir, f"fake-{index}", argv, commands, root / "out"))
     return rows
 
 
@@ -181,7 +262,8 @@ def bench_real(env, workdir: pathlib.Path, interval: float | None, commands: boo
         extra_vars["dib_image_poll_interval"] = interval
     vars_file = build_fixtures.write_vars(extra_vars, workdir)
     argv = build_fixtures.playbook_argv("build_guest.yml", vars_file)
-    return [_measured(env, workdir, "real-cold", argv, commands), _measured(env, workdir, "real-noop", argv, commands)]
+    return [_measured(env, workdir, "real-cold", argv, commands, out),
+            _measured(env, workdir, "real-noop", argv, commands, out)]
 
 
 def main() -> int:
@@ -190,6 +272,8 @@ def main() -> int:
     parser.add_argument("--real", action="store_true", help="also a real cold build and its no-op rerun")
     parser.add_argument("--interval", type=float, help="dib_image_poll_interval (default: the plugin's default)")
     parser.add_argument("--commands", action="store_true", help="count build-host commands (runs with -vvv)")
+    parser.add_argument("--ssh", action="store_true", help="fake builds over SSH (an sshd on 127.0.0.1)")
+    parser.add_argument("--become", action="store_true", help="fake builds with become (sudo)")
     parser.add_argument("--workdir", help="work folder (default: a new temporary folder, removed at the end)")
     args = parser.parse_args()
     workdir = pathlib.Path(args.workdir or tempfile.mkdtemp(prefix="bench-poll-"))
@@ -200,7 +284,7 @@ def main() -> int:
     try:
         if args.fake:
             rows += bench_fake(env, workdir, args.fake, 10.0 if args.interval is None else args.interval,
-                               args.commands)
+                               args.commands, "ssh" if args.ssh else "local", args.become)
         if args.real:
             rows += bench_real(env, workdir, args.interval, args.commands)
     finally:
