@@ -107,7 +107,7 @@ class JobWatcher(threading.Thread):
                 self.beats.append(when)
 
     def longest_beat_gap(self) -> float | None:
-        gaps = [b - a for a, b in zip(self.beats, self.beats[1:])]
+        gaps = [later - earlier for earlier, later in zip(self.beats[:-1], self.beats[1:], strict=True)]
         return max(gaps) if gaps else None
 
     def run(self):
