@@ -334,8 +334,9 @@ class ModuleRun:
             wait = min(wait * 2, interval)
             state = reply.state
             if reply.job != "unknown":
-                # The round trip and the host's own work: the next poll waits that much less.
-                overhead = took - reply.ticks * POLL_TICK
+                # The round trip and the host's own work: the next poll waits that much less. A longer
+                # one counts at once, a shorter one only by halves (a loaded host's jitter).
+                overhead = max(took - reply.ticks * POLL_TICK, overhead / 2)
             if reply.job != "running":
                 # Ended (or no reply to trust): async_status has the word.
                 status = self._execute("ansible.legacy.async_status", status_args)
