@@ -165,7 +165,9 @@ def test_home_relative_results_file(tmp_path):
     assert progress.parse_poll_reply(proc.stdout).job == "finished"
 
 
-def reply_text(job="running", wrapper="alive", ticks="5", state=STATE, newline="\n"):
+def reply_text(job="running", wrapper="alive", ticks="5", state="", newline="\n"):
+    """A reply as poll_command prints it; ``state``: the progress file's text ("": STATE, None: no file)."""
+    state = STATE if state == "" else state
     body = ["#dib_image-poll progress"]
     if state is not None:
         body.append(state if isinstance(state, str) else json.dumps(state))
