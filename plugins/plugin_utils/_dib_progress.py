@@ -16,7 +16,8 @@ polls wait less) for the async job's results file to hold the module's
 result, checking every :data:`POLL_TICK` seconds, and answers with the
 progress file and the job's state (:func:`parse_poll_reply`).  So the end of
 a build is seen within a fraction of a second, and ``async_status`` runs
-only to collect and clean up the result of a job that has ended.
+only to collect the result of a job that has ended (or when a poll got no
+reply to trust); the results file and the heartbeat then go in one ``rm``.
 
 The heartbeat (:mod:`module_utils._dib.heartbeat`): async_wrapper runs the
 module in a session of its own, so when the controller is killed (a
