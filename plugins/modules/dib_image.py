@@ -160,7 +160,9 @@ notes:
   - Check mode runs nothing but C(disk-image-create --version); it tells whether a build would run and why.
     With diff mode, the changed inputs are shown before and after.
   - The action plugin prints a progress line (phase, elapsed time, running hook) when the phase changes and at
-    least every minute; it polls every C(dib_image_poll_interval) seconds (a variable, default 10).
+    least every minute; it polls every C(dib_image_poll_interval) seconds (a variable, default 10). Each poll is
+    one command on the build host that waits up to that long for the build to end, so the task ends within a
+    fraction of a second of the build.
   - When the module process is killed (for example by the async timeout), a guardian process it started kills
     DIB and cleans up.
   - When the controller is killed (a cancelled AWX job, a lost SSH session), the build stops itself after

@@ -3,19 +3,29 @@
 
 PRIVATE to the collection, controller only: no compatibility promise outside it.
 
-A DIB build takes minutes.  The module is started asynchronously and every
-``dib_image_poll_interval`` seconds (a variable, default 10) the module's
-progress file is read and a line printed when the phase changes or at
-least once a minute::
+A DIB build takes minutes.  The module is started asynchronously and
+polled; the module's progress file is read and a line printed when the
+phase changes or at least once a minute::
 
     [dib_image debian-12] install.d 05:12 elapsed, running 50-trove-guest-agent
 
-Every poll also refreshes the build's heartbeat file over the same
-connection (:mod:`module_utils._dib.heartbeat`): async_wrapper runs the
+Each poll is a long poll, ONE command on the build host
+(:func:`poll_command`): it refreshes the build's heartbeat file, then waits
+up to ``dib_image_poll_interval`` seconds (a variable, default 10; the first
+polls wait less) for the async job's results file to hold the module's
+result, checking every :data:`POLL_TICK` seconds, and answers with the
+progress file and the job's state (:func:`parse_poll_reply`).  So the end of
+a build is seen within a fraction of a second, and ``async_status`` runs
+only to collect the result of a job that has ended (or when a poll got no
+reply to trust); the results file and the heartbeat then go in one ``rm``.
+
+The heartbeat (:mod:`module_utils._dib.heartbeat`): async_wrapper runs the
 module in a session of its own, so when the controller is killed (a
 cancelled AWX job, a lost SSH session) only the missing heartbeat tells
 the build host; after ``dib_image_heartbeat_misses`` poll intervals
-(default 3) without one, the build stops itself and cleans up.  The
+(default 3) without one, the build stops itself and cleans up.  A poll
+beats when it starts and waits no longer than the interval minus the
+last poll's own round trip, so a beat comes at least every interval.  The
 polling runs in an Ansible worker process, which has a session of its own
 too and outlives a killed ``ansible-playbook``: it stops polling (and so
 beating) as soon as the process that started it is gone.
@@ -30,6 +40,7 @@ with its process group) is reported as such, not waited for.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -59,6 +70,122 @@ ASYNC_MARGIN = 600
 # Keys async_status adds around the module's own result.
 ASYNC_KEYS = ("ansible_job_id", "started", "finished", "results_file", "stdout", "stderr", "stdout_lines",
               "stderr_lines", "erased")
+
+
+# Seconds between two looks at the job's results file during a poll (POSIX sh: sleep 0.2).
+POLL_TICK = 0.2
+_MARK = "#dib_image-poll"
+# async_wrapper's record of a job that runs: {"started": 1, "finished": 0, ...} (true/false since 2.19).
+_RUNNING_RECORD = '{"started"'
+
+
+@dataclasses.dataclass(frozen=True)
+class PollReply:
+    """What one poll found on the build host.
+
+    ``job``: ``running``, ``finished`` (the results file holds the module's
+    result), ``missing`` (no results file) or ``unknown`` (no reply to trust);
+    ``wrapper``: ``alive``, ``gone`` (no async_wrapper process of the job) or
+    ``unknown`` (not asked, or no pgrep); ``ticks``: how many
+    :data:`POLL_TICK` the poll waited; ``state``: the progress file's state.
+    """
+
+    job: str
+    wrapper: str = "unknown"
+    ticks: int = 0
+    state: dict[str, Any] | None = None
+
+
+def _job_pattern(jid: str) -> str | None:
+    """pgrep pattern of the job's async_wrapper processes (None for a job id of another form)."""
+    # async_wrapper has the job id (before its ".pid" suffix) on its command line; the
+    # bracket keeps the pattern from matching the shell that runs pgrep.
+    job = jid.split(".", 1)[0]
+    if not job[1:].isdigit():
+        return None
+    return f"[{job[0]}]{job[1:]}"
+
+
+def _sh_word(text: str, jid: str) -> str:
+    """``text`` as one sh word in which the job id never appears as written.
+
+    The poll's own command line (its shell, sudo, an SSH client on the same
+    machine) must not match the pgrep pattern that looks for the job's
+    async_wrapper, so the word is quoted in two pieces split inside the id.
+    A leading ``~/`` is left to the shell to expand.
+    """
+    prefix = ""
+    if text.startswith("~/"):
+        prefix, text = "~/", text[2:]
+    job = jid.split(".", 1)[0]
+    cut = text.find(job) + 1 if job else 0
+    if cut <= 0:
+        return prefix + shlex.quote(text)
+    return prefix + _single_quoted(text[:cut]) + _single_quoted(text[cut:])
+
+
+def _single_quoted(text: str) -> str:
+    """Always quoted (shlex.quote leaves a plain word bare, and two bare words would join as written)."""
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+def poll_command(job_file: str, jid: str, ticks: int, beat_file: str | None = None,
+                 progress_file: str | None = None, results_file: str | None = None) -> str:
+    """POSIX sh for one poll: beat, wait up to ``ticks`` ticks for the job to end, answer.
+
+    The beat writes ``results_file`` into ``beat_file`` only when that file
+    exists (the module made it; it is never made anew after the module
+    removed it).  Once the job has finished the beat file goes with it.  The
+    answer is parsed by :func:`parse_poll_reply`.
+    """
+    lines = [f"job={_sh_word(job_file, jid)}"]
+    beat = shlex.quote(beat_file) if beat_file else None
+    if beat:
+        lines.append(f"[ -f {beat} ] && printf '%s\\n' {_sh_word(results_file or job_file, jid)} > {beat}")
+    lines += [
+        "n=0 s=running",
+        "while :; do",
+        '  if [ ! -f "$job" ]; then s=missing; break; fi',
+        '  r=; IFS= read -r r 2>/dev/null < "$job"',
+        f"  case $r in {shlex.quote(_RUNNING_RECORD)}*|'') ;; *) s=finished; break;; esac",
+        f"  [ $n -ge {int(ticks)} ] && break",
+        # A sleep without fractions (no such host seen) waits a second: five ticks.
+        "  if sleep 0.2 2>/dev/null; then n=$((n+1)); else sleep 1; n=$((n+5)); fi",
+        "done",
+        "w=unknown",
+    ]
+    pattern = _job_pattern(jid)
+    if pattern:
+        lines.append(f"if [ $s = running ]; then pgrep -f {shlex.quote(pattern)} >/dev/null 2>&1;"
+                     " case $? in 0) w=alive;; 1) w=gone;; esac; fi")
+    if beat:
+        lines.append(f"[ $s = finished ] && rm -f {beat}")
+    lines.append(f"printf '%s\\n' '{_MARK} progress'")
+    if progress_file:
+        lines.append(f"cat {shlex.quote(progress_file)} 2>/dev/null")
+    lines.append(f"printf '\\n%s %s %s %s\\n' '{_MARK} job' \"$s\" \"$w\" \"$n\"")
+    return "\n".join(lines)
+
+
+def parse_poll_reply(stdout: str) -> PollReply:
+    """The reply of :func:`poll_command`; ``job`` is ``unknown`` when there is none to trust."""
+    lines = stdout.replace("\r\n", "\n").split("\n")
+    job_lines = [index for index, line in enumerate(lines) if line.startswith(f"{_MARK} job ")]
+    if not job_lines:
+        return PollReply("unknown")
+    end = job_lines[-1]
+    words = lines[end].split()[2:]
+    if len(words) != 3 or words[0] not in ("running", "finished", "missing") or not words[2].isdigit():
+        return PollReply("unknown")
+    starts = [index for index in range(end) if lines[index] == f"{_MARK} progress"]
+    text = "\n".join(lines[starts[-1] + 1:end]).strip() if starts else ""
+    wrapper = words[1] if words[1] in ("alive", "gone") else "unknown"
+    return PollReply(words[0], wrapper, int(words[2]), read_state(text) if text else None)
+
+
+def poll_ticks(wait: float, overhead: float) -> int:
+    """Ticks a poll may wait so that it ends ``wait`` seconds after it started (at least one)."""
+    return max(1, int((wait - max(0.0, overhead)) / POLL_TICK + 1e-9))
 
 
 def should_report(state: dict[str, Any], last_phase: str | None, last_report: float, now: float) -> bool:
@@ -126,9 +253,9 @@ class ModuleRun:
         finally:
             self._task.check_mode = check_mode
 
-    def _read_progress(self, path: str, beat: str = "") -> dict[str, Any] | None:
-        """The build's progress file; ``beat``: a shell command run first, in the same round trip."""
-        result = self._action._low_level_execute_command(f"{beat}cat {shlex.quote(path)}", sudoable=True)
+    def _read_progress(self, path: str) -> dict[str, Any] | None:
+        """The build's progress file."""
+        result = self._action._low_level_execute_command(f"cat {shlex.quote(path)}", sudoable=True)
         if result.get("rc") != 0:
             return None
         return read_state(to_text(result.get("stdout", "")))
@@ -136,15 +263,25 @@ class ModuleRun:
     def _shell(self, command: str) -> None:
         self._action._low_level_execute_command(command, sudoable=True)
 
-    def _job_gone(self, jid: str) -> bool:
-        """True when no async_wrapper process of this job is left on the build host."""
-        # async_wrapper has the job id (before its ".pid" suffix) on its command line; the
-        # bracket keeps the pattern from matching the shell that runs pgrep.
-        job = jid.split(".", 1)[0]
-        if not job[1:].isdigit():
-            return False
-        result = self._action._low_level_execute_command(f"pgrep -f '[{job[0]}]{job[1:]}'", sudoable=True)
-        return bool(result.get("rc") == 1)  # 1: nothing matched; anything else (no pgrep...) proves nothing
+    def _poll(self, command: str) -> PollReply:
+        """One long poll on the build host (see :func:`poll_command`)."""
+        result = self._action._low_level_execute_command(command, sudoable=True)
+        if result.get("rc") != 0:
+            return PollReply("unknown")
+        return parse_poll_reply(to_text(result.get("stdout", "")))
+
+    def _forget(self, results_file: str, cleanup_args: dict[str, Any] | None, beat_file: str | None) -> None:
+        """Remove what is left of an ended job: its results file and the heartbeat, in one command.
+
+        With the results file's path (async_wrapper gives it at the start) that is
+        what async_status's cleanup does, without a module run; without it,
+        async_status cleans up (``cleanup_args``; None: no results file to clean up).
+        """
+        if cleanup_args and not results_file:
+            self._execute("ansible.legacy.async_status", cleanup_args)
+        files = [path for path in (results_file if cleanup_args else None, beat_file) if path]
+        if files:
+            self._shell("rm -f " + " ".join(shlex.quote(path) for path in files))
 
     def run_with_progress(self, args: dict[str, Any], interval: float, misses: int = 3) -> dict[str, Any]:
         """Start the module under async_wrapper and poll it, printing progress lines, until it ends."""
@@ -171,25 +308,19 @@ class ModuleRun:
         display.display(f"[dib_image {name}] started on {host} (job {jid}); progress follows")
         # Unexpanded on purpose: async_status expands it in the same environment async_wrapper did.
         async_dir = self._action.get_shell_option("async_dir", default="~/.ansible_async")
-        beat = ""
-        forget_beat = ""
-        if beat_file:
-            # Only refresh the file the module made: never make it anew after the module removed it.
-            quoted = shlex.quote(beat_file)
-            results_file = shlex.quote(str(started.get("results_file") or ""))
-            beat = f"[ -f {quoted} ] && printf '%s\\n' {results_file} > {quoted}; "
-            forget_beat = f"rm -f {quoted}"
+        results_file = str(started.get("results_file") or "")
+        job_file = results_file or f"{async_dir.rstrip('/')}/{jid}"
         last_phase: str | None = None
         last_report = 0.0
         dead_polls = 0
         status_args = {"jid": jid, "mode": "status", "_async_dir": async_dir}
         cleanup_args = dict(status_args, mode="cleanup")
         deadline = time.monotonic() + async_limit + 120
-        # Poll soon at first (an unchanged image answers in a second or two), then every interval.
+        # Wait little at first (the first progress lines come soon), then up to the interval.
         wait = min(1.0, interval)
+        overhead = 0.0
+        status: dict[str, Any] = {}
         while True:
-            time.sleep(wait)
-            wait = min(wait * 2, interval)
             if self.controller_gone():
                 # Nobody will read a result: stop beating, so the build host stops the build.
                 return {"failed": True, "msg": "dib_image: the ansible-playbook process is gone; the build stops"
@@ -197,29 +328,41 @@ class ModuleRun:
             if time.monotonic() > deadline:
                 waited = async_limit + 120
                 return {"failed": True, "msg": f"dib_image: no result from the build host after {waited} s (job {jid})"}
-            state = self._read_progress(status_file, beat) if status_file else None
-            status = self._execute("ansible.legacy.async_status", status_args)
-            if status.get("finished") or _no_job(status):
-                break
+            ticks = poll_ticks(wait, overhead)
+            began = time.monotonic()
+            reply = self._poll(poll_command(job_file, jid, ticks, beat_file, status_file, results_file))
+            took = time.monotonic() - began
+            wait = min(wait * 2, interval)
+            state = reply.state
+            if reply.job != "unknown":
+                # The round trip and the host's own work: the next poll waits that much less. A longer
+                # one counts at once, a shorter one only by halves (a loaded host's jitter).
+                overhead = max(took - reply.ticks * POLL_TICK, overhead / 2)
+            if reply.job != "running":
+                # Ended (or no reply to trust): async_status has the word.
+                status = self._execute("ansible.legacy.async_status", status_args)
+                if status.get("finished") or (status.get("failed") and not status.get("started", True)):
+                    break
+                # It runs on after all: this poll's wait is still owed.
+                time.sleep(max(0.0, ticks * POLL_TICK - took))
             now = time.time()
             if state and "started_at" in state and should_report(state, last_phase, last_report, now):
                 display.display(format_line(name, state, now))
                 last_phase, last_report = state.get("phase"), now
-            if self._job_gone(jid):
+            if reply.job == "running" and reply.wrapper == "gone":
                 # No async_wrapper process is left, yet it recorded no result: the job was killed
                 # (SIGKILL to its process group). Give a late result one more poll to appear.
                 dead_polls += 1
                 if dead_polls >= 2:
-                    self._execute("ansible.legacy.async_status", cleanup_args)
-                    if forget_beat:
-                        self._shell(forget_beat)
+                    self._forget(results_file, cleanup_args, beat_file)
                     return _died(state, dest, name)
             else:
                 dead_polls = 0
-        self._execute("ansible.legacy.async_status", cleanup_args)
-        if forget_beat:
-            self._shell(forget_beat)
-        if _no_job(status) and status_file:
+        missing = bool(status.get("failed")) and (
+            not status.get("started", True) or status.get("msg") == "could not find job" or reply.job == "missing")
+        # The poll that saw the end removed the heartbeat already.
+        self._forget(results_file, None if missing else cleanup_args, None if reply.job == "finished" else beat_file)
+        if missing and status_file:
             # No job any more: a build that stopped itself because this controller was silent for too
             # long discards its async result; its note says what happened.
             note = self._read_note(note_path(dest, name))
@@ -245,14 +388,6 @@ class ModuleRun:
             return None
         note["summary"] = summary(note)
         return note
-
-
-def _no_job(status: dict[str, Any]) -> bool:
-    """async_status found no job (its results file is gone): never started, or discarded by the module."""
-    # ansible-core answers a missing job file with started=1, finished=1 and this message.
-    return bool(status.get("failed")) and (
-        not status.get("started", True) or "could not find job" in str(status.get("msg", ""))
-    )
 
 
 def _killed_under_its_wrapper(result: dict[str, Any]) -> bool:
