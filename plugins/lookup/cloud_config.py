@@ -5,13 +5,14 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: cloud_config
-author: dbaas.guest_images developers
+author:
+  - dbaas.guest_images developers (@dbaas)
 version_added: 0.1.0
 short_description: A cloud of the controller's clouds.yaml, as a cloud dictionary for the build hosts
 description:
   - Reads each named cloud from C(clouds.yaml) on the controller, the way openstacksdk finds it
     (E(OS_CLIENT_CONFIG_FILE), the current folder, C(~/.config/openstack), C(/etc/openstack)), with
-    C(secure.yaml) merged in, and returns its entry as a dictionary, ready for the O(cloud) option of the
+    C(secure.yaml) merged in, and returns its entry as a dictionary, ready for the C(cloud) option of the
     collection's OpenStack modules (which mask every secret in it).
   - The C(build_guest.yml) playbook uses it so that a build host that publishes its images needs no copy of
     the controller's C(clouds.yaml). Pass its result only to no_log tasks or to the collection's modules.

@@ -56,7 +56,7 @@ class Fleet:
     def run(self, names: list[str], images: list[dict], group: str = "build_hosts", playbook: str | None = None,
             extra: dict | None = None, check: bool = False, env: dict | None = None):
         proc = self.start(names, images, group=group, playbook=playbook, extra=extra, check=check, env=env)
-        output, _ = proc.communicate(timeout=3600)
+        output = proc.communicate(timeout=3600)[0]
         return self.finish(proc, output)
 
     def start(self, names: list[str], images: list[dict], group: str = "build_hosts", playbook: str | None = None,
@@ -414,7 +414,7 @@ def test_g_a_host_lost_mid_build_is_reported_unreachable_and_its_build_stops(fle
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0][-4000:]
             time.sleep(1)
         host.stop()  # the controller's next poll cannot connect
-        output, _ = proc.communicate(timeout=600)
+        output = proc.communicate(timeout=600)[0]
     finally:
         if proc.poll() is None:
             proc.kill()
