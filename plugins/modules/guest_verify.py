@@ -212,6 +212,7 @@ import os  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
+from ansible_collections.dbaas.guest_images.plugins.module_utils._common.signals import Interrupted  # noqa: E402
 from ansible_collections.dbaas.guest_images.plugins.module_utils._compose.wheelhouse import (  # noqa: E402
     default_cache_dir,
 )
@@ -237,6 +238,10 @@ def main() -> None:
     except VerifyFailed as error:
         module.fail_json(msg=str(error), step=error.step, result="failed",
                          record_path=os.path.splitext(request.image)[0] + ".verify.json")
+    except Interrupted as error:
+        module.fail_json(msg=f"guest_verify of {request.image} was stopped ({error}); its broker, qemu and"
+                         " Trove client were stopped and its work folder removed", step="interrupted",
+                         result="failed")
     warning = result.pop("warning", None)
     if warning:
         module.warn(warning)

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.dbaas.guest_images.plugins.module_utils._common.signals import interruptible
 from ansible_collections.dbaas.guest_images.plugins.module_utils._verify import (
     broker,
     configdrive,
@@ -121,7 +122,9 @@ def verify(request: VerifyRequest, check_mode: bool = False,
     started = time.monotonic()
     before = _stat(request.image)
     try:
-        answer = _verify(request, masker, timeline, state, say)
+        # A stopped module still stops its broker, qemu and Trove-side client (the finally of _verify).
+        with interruptible():
+            answer = _verify(request, masker, timeline, state, say)
         result, step = record.RESULT_PASSED, ""
         msg = "the guest agent answered Trove's rpc_ping and get_filesystem_stats"
     except VerifyFailed as error:

@@ -1,8 +1,12 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The decisions of verify() that come before any boot: skip, reuse, check mode, bad input, missing tools."""
 
+import os
+import signal
+
 import pytest
 
+from ansible_collections.dbaas.guest_images.plugins.module_utils._common import signals
 from ansible_collections.dbaas.guest_images.plugins.module_utils._verify import qemu, record, run
 from ansible_collections.dbaas.guest_images.plugins.module_utils._verify import request as req
 
@@ -62,3 +66,30 @@ def test_the_masker_hides_every_secret():
     masker = run.Masker()
     masker.add("s3cret")
     assert masker("rabbit://u:s3cret@h") == "rabbit://u:********@h"
+
+
+def test_a_signal_mid_verify_still_stops_the_broker_and_removes_the_work_folder(tmp_path, monkeypatch):
+    stopped = []
+
+    class Node:
+        port = 5672
+
+        def account(self):
+            return type("Account", (), {"user": "u", "password": "p", "vhost": "v"})()
+
+        def stop(self):
+            stopped.append("broker")
+
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setattr(qemu, "missing_tools", lambda: [])
+    monkeypatch.setattr(run.trove_client, "ensure_venv", lambda *a: {"python": "python3"})
+    monkeypatch.setattr(run.broker, "start_private", Node)
+    # The signal arrives while the broker runs (as a SIGTERM to the module would).
+    monkeypatch.setattr(run, "_check_broker", lambda *a: os.kill(os.getpid(), signal.SIGTERM))
+    previous = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(signals.Interrupted, match="SIGTERM"):
+        run.verify(make(tmp_path, work_dir=str(work)))
+    assert stopped == ["broker"]
+    assert list(work.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) is previous
