@@ -60,16 +60,6 @@ TROVE_IMAGE = "trove-debian-12-mysql-8.0-container"
 TROVE_ENTRY = {"os": "debian", "release": "12", "datastore": "mysql", "datastore_version": "8.0", "mode": "container"}
 
 
-def _env() -> dict:
-    venv_bin = build_fixtures._venv_bin()
-    env = dict(os.environ)
-    env["PATH"] = f"{venv_bin}{os.pathsep}{env.get('PATH', '')}"
-    env["ANSIBLE_COLLECTIONS_PATH"] = build_fixtures._collections_path(venv_bin)
-    env["ANSIBLE_CONFIG"] = str(REPO / "ansible.cfg")
-    env["ANSIBLE_NOCOLOR"] = "1"
-    return env
-
-
 def _collection_import(env):
     sys.path.insert(0, env["ANSIBLE_COLLECTIONS_PATH"].split(os.pathsep)[0])
     from ansible_collections.dbaas.guest_images.plugins.module_utils._buildhost import apt_sources
@@ -191,7 +181,7 @@ def bench_plain(env, workdir, phase_durations, results):
 
 
 def _dib_environment(composed, spec):
-    apt_sources = _collection_import(_env())[0]
+    apt_sources = _collection_import(build_fixtures.playbook_env())[0]
     return apt_sources.environment_for_elements(
         composed["dib_environment"], composed["dib_environment_by_distribution"], composed["host_distribution"],
         spec["elements"],
@@ -255,7 +245,7 @@ def main() -> int:
     if unknown or not wanted:
         parser.error(f"--images {args.images!r}: use plain, trove or plain,trove")
 
-    env = _env()
+    env = build_fixtures.playbook_env()
     phase_durations = _collection_import(env)[1]
     workdir = pathlib.Path(args.workdir or tempfile.mkdtemp(prefix="bench-build-"))
     workdir.mkdir(parents=True, exist_ok=True)

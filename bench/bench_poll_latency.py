@@ -32,7 +32,6 @@ its own), ``--become`` with ``become: true``.
 """
 
 import argparse
-import contextlib
 import getpass
 import importlib.util
 import json
@@ -40,7 +39,6 @@ import os
 import pathlib
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -53,6 +51,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 
 from fixtures import build as build_fixtures  # noqa: E402
+from lib.sshd import own_user_sshd  # noqa: E402
 
 CALLBACK = '''\
 import json
@@ -127,12 +126,7 @@ class JobWatcher(threading.Thread):
 
 
 def _env(workdir: pathlib.Path) -> dict:
-    venv_bin = build_fixtures._venv_bin()
-    env = dict(os.environ)
-    env["PATH"] = f"{venv_bin}{os.pathsep}{env.get('PATH', '')}"
-    env["ANSIBLE_COLLECTIONS_PATH"] = build_fixtures._collections_path(venv_bin)
-    env["ANSIBLE_CONFIG"] = str(REPO / "ansible.cfg")
-    env["ANSIBLE_NOCOLOR"] = "1"
+    env = build_fixtures.playbook_env()
     callbacks = workdir / "callback_plugins"
     callbacks.mkdir(exist_ok=True)
     (callbacks / "dib_task_times.py").write_text(CALLBACK)
@@ -174,43 +168,9 @@ def _measured(env, workdir: pathlib.Path, label: str, argv: list, commands: bool
     return row
 
 
-@contextlib.contextmanager
 def ssh_host(workdir: pathlib.Path):
     """A throw-away sshd on 127.0.0.1 that lets this user in with a key of its own: (port, key)."""
-    folder = workdir / "sshd"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir()
-    for key in ("host_key", "user_key"):
-        subprocess.run(["ssh-keygen", "-q", "-N", "", "-t", "ed25519", "-f", str(folder / key)], check=True)
-    shutil.copy(folder / "user_key.pub", folder / "authorized_keys")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    (folder / "sshd_config").write_text(textwrap.dedent(f"""\
-        Port {port}
-        ListenAddress 127.0.0.1
-        HostKey {folder / "host_key"}
-        PidFile {folder / "sshd.pid"}
-        AuthorizedKeysFile {folder / "authorized_keys"}
-        PasswordAuthentication no
-        KbdInteractiveAuthentication no
-        PermitRootLogin prohibit-password
-        StrictModes no
-        UsePAM no
-        """))
-    proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(folder / "sshd_config")],
-                            stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.2)
-        yield port, str(folder / "user_key")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    return own_user_sshd(str(workdir / "sshd"))
 
 
 def bench_fake(env, workdir: pathlib.Path, count: int, interval: float, commands: bool, connection: str = "local",

@@ -13,27 +13,18 @@ import json
 import os
 import pathlib
 import pwd
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
+from lib.sshd import SSHD, own_user_sshd
 
-SSHD = "/usr/sbin/sshd"
 _FAKE = pathlib.Path(__file__).resolve().parents[1] / "unit" / "plugins" / "modules" / "test_dib_image.py"
 _spec = importlib.util.spec_from_file_location("fake_dib_for_remote_tests", _FAKE)
 fake = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fake)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -41,39 +32,8 @@ def ssh_build_host(tmp_path):
     """A throw-away sshd on 127.0.0.1 that lets this user in with a key of its own."""
     if not os.access(SSHD, os.X_OK):
         pytest.fail(f"{SSHD} is not installed: run `scripts/run setup test` (bindep.txt lists openssh-server)")
-    folder = tmp_path / "sshd"
-    folder.mkdir()
-    for key in ("host_key", "user_key"):
-        subprocess.run(["ssh-keygen", "-q", "-N", "", "-t", "ed25519", "-f", str(folder / key)], check=True)
-    shutil.copy(folder / "user_key.pub", folder / "authorized_keys")
-    port = _free_port()
-    config = folder / "sshd_config"
-    config.write_text(textwrap.dedent(f"""\
-        Port {port}
-        ListenAddress 127.0.0.1
-        HostKey {folder / "host_key"}
-        PidFile {folder / "sshd.pid"}
-        AuthorizedKeysFile {folder / "authorized_keys"}
-        PasswordAuthentication no
-        KbdInteractiveAuthentication no
-        PermitRootLogin prohibit-password
-        StrictModes no
-        UsePAM no
-        """))
-    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        if proc.poll() is not None:
-            pytest.fail(f"sshd did not start: {proc.stderr.read()}")
-        time.sleep(0.2)
-    try:
-        yield {"port": port, "key": str(folder / "user_key")}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with own_user_sshd(str(tmp_path / "sshd")) as (port, key):
+        yield {"port": port, "key": key}
 
 
 def test_killed_controller_stops_a_remote_build(ssh_build_host, ansible_env, tmp_path):

@@ -29,7 +29,9 @@ import signal
 import socket
 import subprocess
 import tempfile
+import textwrap
 import time
+from collections.abc import Iterator
 
 SSHD = "/usr/sbin/sshd"
 SUDOERS_DIR = "/etc/sudoers.d"
@@ -111,6 +113,41 @@ class SshHost:
         with contextlib.suppress(OSError), open(self.log, errors="replace") as handle:
             return "".join(handle.readlines()[-lines:])
         return "(no log)"
+
+
+@contextlib.contextmanager
+def own_user_sshd(folder: str) -> Iterator[tuple[int, str]]:
+    """An sshd on a free 127.0.0.1 port letting the current user in with a key of its own: yields (port, key).
+
+    For an SSH build host without a user of its own (the client turns host key checking off). ``folder``
+    is made afresh and holds the keys, config, PidFile and log; the sshd is stopped when the block ends.
+    """
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    for key in ("host_key", "user_key"):
+        _run(["ssh-keygen", "-q", "-N", "", "-t", "ed25519", "-f", os.path.join(folder, key)])
+    shutil.copy(os.path.join(folder, "user_key.pub"), os.path.join(folder, "authorized_keys"))
+    account = pwd.getpwuid(os.getuid())
+    host = SshHost(name="own-user", user=account.pw_name, home=account.pw_dir, port=free_port(), sudo=False,
+                   folder=folder)
+    with open(host.config, "w", encoding="utf-8") as handle:
+        handle.write(textwrap.dedent(f"""\
+            Port {host.port}
+            ListenAddress 127.0.0.1
+            HostKey {os.path.join(folder, "host_key")}
+            PidFile {os.path.join(folder, "sshd.pid")}
+            AuthorizedKeysFile {os.path.join(folder, "authorized_keys")}
+            PasswordAuthentication no
+            KbdInteractiveAuthentication no
+            PermitRootLogin prohibit-password
+            StrictModes no
+            UsePAM no
+            """))
+    host.start()
+    try:
+        yield host.port, os.path.join(folder, "user_key")
+    finally:
+        host.stop()
 
 
 @dataclasses.dataclass
