@@ -563,13 +563,17 @@ def test_slow_controller_keeps_its_build(dib, tmp_path):
 
 def test_silent_controller_stops_the_wait_for_the_lock(dib, tmp_path):
     dest = tmp_path / "out"
-    holder = start_runner(dib, dest)
+    # The holder outlives the whole wait: only the heartbeat can end it.
+    holder = start_runner(dib, dest, timeout=120)
     try:
         wait_for(dib["state"] / "child")
         beat = dest / ".img.heartbeat-t3"
 
         def one_beat():
+            # One beat, a poll interval after the module created the file, as a controller would: a
+            # write in the same clock tick as the creation has the same mtime and is not a beat.
             wait_gone(beat.exists, 10)
+            time.sleep(0.5)
             beat.write_text("")
 
         beater = threading.Thread(target=one_beat)
