@@ -15,6 +15,11 @@ options:
         configuration.
       - Passwords, tokens and secrets inside such a dictionary are masked in
         the task's output, as the values of O(auth) are.
+      - In such a dictionary C(cacert), C(cert) and C(key) may each be the
+        path of a file on the host that connects, or the file's PEM text
+        itself (as the P(dbaas.guest_images.cloud_config#lookup) lookup gives
+        them), which is written to a private file of the task for as long as
+        it runs. A private key given so is masked in the output.
       - When neither O(cloud) nor O(auth) is given, the E(OS_*) environment
         variables are used, as the C(openstack) command line client does.
     type: raw

@@ -16,7 +16,9 @@ description:
     collection's OpenStack modules (which mask every secret in it).
   - The C(build_guest.yml) playbook uses it so that a build host that publishes its images needs no copy of
     the controller's C(clouds.yaml). Pass its result only to no_log tasks or to the collection's modules.
-  - Paths the entry names (C(cacert), C(cert), C(key)) are not read; they must exist on the host that connects.
+  - The TLS files the entry names (C(cacert), C(cert), C(key)) are read on the controller too, and returned as
+    their PEM text (O(inline_files)), which the collection's modules write to private files while they run;
+    the host that connects needs no copy of them. A file that cannot be read is named, with the cloud.
 options:
   _terms:
     description: The cloud names.
@@ -27,6 +29,13 @@ options:
     description: What the names were given as, for error messages (for example the variable's name).
     type: str
     default: lookup cloud_config
+  inline_files:
+    description:
+      - Return the C(cacert), C(cert) and C(key) files of the entry as their PEM text instead of their paths.
+      - Set to V(false) when the result goes to a tool that only takes paths and the host that connects has
+        the same files (openstack.cloud's modules, for example).
+    type: bool
+    default: true
 notes:
   - Needs openstacksdk on the controller.
 """
@@ -59,6 +68,7 @@ class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         self.set_options(var_options=variables, direct=kwargs)
         try:
-            return [cloud_entry(term, where=str(self.get_option("where"))) for term in terms]
+            where, inline = str(self.get_option("where")), bool(self.get_option("inline_files"))
+            return [cloud_entry(term, where=where, inline_files=inline) for term in terms]
         except CloudsYamlError as exc:
             raise AnsibleLookupError(str(exc)) from None

@@ -7,9 +7,10 @@ Publishing and registering run on the build host that holds the image, which
 has no copy of the controller's ``clouds.yaml`` (nor should it). So a cloud
 given by name is read here, on the controller, the way openstacksdk reads it
 (``OS_CLIENT_CONFIG_FILE``, the standard places, ``secure.yaml`` merged in),
-and handed on as a dictionary that the modules mask as a secret. Files the
-entry names (``cacert``, ``cert``, ``key``) must be at the same path on the
-build host: that is checked there, by the module, when it connects.
+and handed on as a dictionary that the modules mask as a secret. The TLS
+files the entry names (``cacert``, ``cert``, ``key``) are read here too and
+handed on as their PEM text (``inline_files``): the build host needs no copy
+of them either, and the modules write them to private files while they run.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import copy
 import os
 from typing import Any
 
+from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.connection import TLS_FILE_KEYS, is_pem
 from ansible_collections.dbaas.guest_images.plugins.module_utils._openstack.errors import clouds_yaml_paths
 
 
@@ -25,8 +27,9 @@ class CloudsYamlError(Exception):
     """The named cloud cannot be read from the controller's clouds.yaml."""
 
 
-def cloud_entry(name: str, where: str = "build_guest_cloud") -> dict[str, Any]:
-    """The merged ``clouds.yaml`` + ``secure.yaml`` entry of cloud ``name`` (a deep copy)."""
+def cloud_entry(name: str, where: str = "build_guest_cloud", inline_files: bool = False) -> dict[str, Any]:
+    """The merged ``clouds.yaml`` + ``secure.yaml`` entry of cloud ``name`` (a deep copy); with
+    ``inline_files``, its TLS files' paths replaced by their PEM text."""
     if not isinstance(name, str) or not name.strip():
         raise CloudsYamlError(f"{where}: expected the name of a cloud in clouds.yaml, got {name!r}")
     try:
@@ -53,7 +56,31 @@ def cloud_entry(name: str, where: str = "build_guest_cloud") -> dict[str, Any]:
             f"{where}: no cloud '{name}' in the controller's clouds.yaml (clouds there: {known}; searched"
             f" OS_CLIENT_CONFIG_FILE and {searched}); fix the name, or give a cloud dictionary"
         )
-    return copy.deepcopy(entry)
+    entry = copy.deepcopy(entry)
+    if inline_files:
+        for key in TLS_FILE_KEYS:
+            if entry.get(key) not in (None, "") and not is_pem(entry[key]):
+                entry[key] = _pem_text(where, name, key, entry[key])
+    return entry
+
+
+def _pem_text(where: str, name: str, key: str, value: Any) -> str:
+    """The PEM text of the file ``value`` that cloud ``name`` gives as ``key``."""
+    what = f"{where}: cloud '{name}' of the controller's clouds.yaml gives {key}: {value!r}"
+    if not isinstance(value, str):
+        raise CloudsYamlError(f"{what}, which is not a file's path; give the path of a PEM file")
+    path = os.path.abspath(os.path.expanduser(value))
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read().decode("utf-8", errors="replace")
+    except OSError as exc:
+        raise CloudsYamlError(
+            f"{what}, which cannot be read on the controller ({exc.strerror or exc}); fix the path there (it is"
+            " read on the controller and handed to the build hosts, which need no copy)"
+        ) from None
+    if not is_pem(text) or "\ufffd" in text:
+        raise CloudsYamlError(f"{what}, but {path} is not a PEM file (no '-----BEGIN' line); convert it to PEM")
+    return text
 
 
 def _refuse_unreadable(where: str, paths: list[str]) -> None:

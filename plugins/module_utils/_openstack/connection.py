@@ -12,12 +12,20 @@ PRIVATE to the collection: no compatibility promise outside it.
   a ``cloud`` dictionary are masked in the module's output first (``protect_secrets``).
 - ``connect(options)``: the same without a module; raises ``OpenStackError``.
 - ``has_service(conn, service_type, params)``: whether the catalog holds an endpoint.
+- ``TLS_FILE_KEYS``, ``is_pem(value)``, ``write_inline_files(kwargs, folder)``: the TLS files
+  (``cacert``, ``cert``, ``key``) of a ``cloud`` dictionary may be given as their PEM text, for a
+  host that has no copy of the files (the ``cloud_config`` lookup inlines them); ``connect``
+  writes such text to private files for the connection's lifetime.
 """
 
 from __future__ import annotations
 
+import atexit
 import copy
 import dataclasses
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -58,6 +66,11 @@ OPENSTACK_ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
 # Keys whose values are secrets wherever they sit in a ``cloud`` dictionary (openstacksdk's
 # auth plugins: password, token, application_credential_secret, totp passcode, ...).
 SECRET_KEY_PARTS = ("password", "secret", "token", "passcode")
+
+# The keys of a cloud entry that name files openstacksdk opens: the CA bundle, the client
+# certificate and its private key. In a ``cloud`` dictionary each may hold the PEM text instead.
+TLS_FILE_KEYS = ("cacert", "cert", "key")
+PEM_MARK = "-----BEGIN "
 
 
 class OpenStackError(Exception):
@@ -135,8 +148,34 @@ def connection_kwargs(params: CloudOptions | Mapping[str, Any]) -> dict[str, Any
     return kwargs
 
 
+def is_pem(value: Any) -> bool:
+    """Whether ``value`` is PEM text (a certificate or key itself) rather than a file's path."""
+    return isinstance(value, str) and PEM_MARK in value
+
+
+def write_inline_files(kwargs: dict[str, Any], folder: str) -> dict[str, Any]:
+    """``kwargs`` with each TLS file given as PEM text written to a file (mode 0600) in ``folder``."""
+    written = dict(kwargs)
+    for key in TLS_FILE_KEYS:
+        if is_pem(kwargs.get(key)):
+            path = os.path.join(folder, f"cloud-{key}.pem")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(kwargs[key])
+            written[key] = path
+    return written
+
+
+def _private_folder() -> str:
+    """A folder only this process's user can read, removed when the process ends."""
+    folder = tempfile.mkdtemp(prefix="dbaas-guest-images-tls-")
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
+
+
 def secret_values(value: Any, secret: bool = False) -> Iterator[str]:
-    """Every string in ``value`` that sits under a secret-looking key, at any depth."""
+    """Every string in ``value`` that sits under a secret-looking key, at any depth, and every
+    private key's PEM text (a cloud's inline ``key``) wherever it sits."""
     if isinstance(value, Mapping):
         for key, item in value.items():
             lowered = str(key).lower()
@@ -144,7 +183,7 @@ def secret_values(value: Any, secret: bool = False) -> Iterator[str]:
     elif isinstance(value, (list, tuple)):
         for item in value:
             yield from secret_values(item, secret)
-    elif secret and isinstance(value, str) and value:
+    elif isinstance(value, str) and value and (secret or (is_pem(value) and "PRIVATE KEY" in value)):
         yield value
 
 
@@ -178,12 +217,18 @@ def _auth_url(conn: Any) -> str | None:
         return None
 
 
-def connect(params: CloudOptions | Mapping[str, Any]) -> Any:
-    """Return an authenticated Connection; raise ``OpenStackError`` with a plain message."""
+def connect(params: CloudOptions | Mapping[str, Any], files_folder: str | None = None) -> Any:
+    """Return an authenticated Connection; raise ``OpenStackError`` with a plain message.
+
+    TLS files given as PEM text are written to ``files_folder`` (a private folder of the
+    process, removed at its exit, when not given) and must outlive the connection.
+    """
     if not HAS_OPENSTACKSDK:
         raise OpenStackError("The openstacksdk Python library is required on the host that runs this task.")
     options = _options(params)
     kwargs = connection_kwargs(options)
+    if any(is_pem(kwargs.get(key)) for key in TLS_FILE_KEYS):
+        kwargs = write_inline_files(kwargs, files_folder or _private_folder())
     if options.sdk_log_path:
         # openstacksdk's own log (keystoneauth masks passwords and hashes tokens in it).
         openstack.enable_logging(debug=options.sdk_log_level == "DEBUG", path=options.sdk_log_path)
@@ -204,8 +249,11 @@ def openstack_connect(module: Any, options: CloudOptions | None = None) -> Any:
     protect_secrets(module)
     if not HAS_OPENSTACKSDK:
         module.fail_json(msg=missing_required_lib("openstacksdk"), exception=str(OPENSTACKSDK_IMPORT_ERROR))
+    chosen = _options(options if options is not None else module.params)
+    inline = any(is_pem(connection_kwargs(chosen).get(key)) for key in TLS_FILE_KEYS)
     try:
-        return connect(options if options is not None else module.params)
+        # Inline TLS files go to the module's own temporary folder: private, removed when the module ends.
+        return connect(chosen, files_folder=module.tmpdir if inline else None)
     except OpenStackError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
 

@@ -76,3 +76,41 @@ def test_lookup_returns_the_entry_and_names_where_on_error(clouds):
     missing = _ansible(clouds, "lookup('dbaas.guest_images.cloud_config', 'nope', where='build_guest_cloud')")
     assert missing.returncode != 0
     assert "build_guest_cloud: no cloud 'nope' in the controller's clouds.yaml" in missing.stdout + missing.stderr
+
+
+PEM = "-----BEGIN CERTIFICATE-----\nMIIBca\n-----END CERTIFICATE-----\n"
+
+
+def _with_tls(clouds, **files):
+    data = yaml.safe_load((clouds / "clouds.yaml").read_text())
+    data["clouds"]["prod"].update(files)
+    (clouds / "clouds.yaml").write_text(yaml.safe_dump(data))
+
+
+def test_tls_files_are_read_on_the_controller_and_inlined(clouds, monkeypatch):
+    (clouds / "ca.pem").write_text(PEM)
+    monkeypatch.setenv("HOME", str(clouds))
+    _with_tls(clouds, cacert=str(clouds / "ca.pem"), cert="~/ca.pem")
+    entry = cloud_entry("prod", inline_files=True)
+    assert entry["cacert"] == PEM and entry["cert"] == PEM
+    assert cloud_entry("prod")["cacert"] == str(clouds / "ca.pem")  # paths kept when not asked
+
+
+def test_an_unreadable_tls_file_is_named_with_its_cloud(clouds):
+    _with_tls(clouds, key=str(clouds / "gone.pem"))
+    with pytest.raises(CloudsYamlError) as caught:
+        cloud_entry("prod", where="build_guest_cloud", inline_files=True)
+    message = str(caught.value)
+    assert message.startswith("build_guest_cloud: cloud 'prod' of the controller's clouds.yaml gives key:")
+    assert str(clouds / "gone.pem") in message and "No such file or directory" in message
+    assert "s3cret-pw" not in message
+
+
+def test_a_tls_file_that_is_not_pem_is_refused(clouds):
+    (clouds / "ca.der").write_bytes(b"0\x82\x01\x0a")
+    _with_tls(clouds, cacert=str(clouds / "ca.der"))
+    with pytest.raises(CloudsYamlError, match="is not a PEM file"):
+        cloud_entry("prod", inline_files=True)
+    (clouds / "ca.der").write_text("plain text, no certificate")
+    with pytest.raises(CloudsYamlError, match="is not a PEM file"):
+        cloud_entry("prod", inline_files=True)

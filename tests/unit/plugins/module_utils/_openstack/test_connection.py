@@ -1,6 +1,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The shared OpenStack connection: options, error wording, retries (no cloud needed)."""
 
+import os
+
 import pytest
 import yaml
 from keystoneauth1 import exceptions as ksa_exc
@@ -174,3 +176,44 @@ def test_openstack_module_masks_cloud_secrets_even_when_validation_fails(capsys)
     out = capsys.readouterr().out
     assert "Unsupported parameters" in out
     assert "s3cret-pw" not in out and "http://k/v3" in out
+
+
+CERT_PEM = "-----BEGIN CERTIFICATE-----\nMIIBcert\n-----END CERTIFICATE-----\n"
+KEY_PEM = "-----BEGIN PRIVATE KEY-----\nMIIEkey-s3cret\n-----END PRIVATE KEY-----\n"
+
+
+def test_inline_tls_files_are_written_privately_and_paths_kept(tmp_path):
+    kwargs = {"auth": {"auth_url": "https://k/v3"}, "cacert": CERT_PEM, "cert": "/etc/pki/client.pem", "key": KEY_PEM}
+    written = osc.write_inline_files(kwargs, str(tmp_path))
+    assert written["cert"] == "/etc/pki/client.pem"  # a path stays a path
+    for key, text in (("cacert", CERT_PEM), ("key", KEY_PEM)):
+        path = written[key]
+        assert path.startswith(str(tmp_path)) and open(path).read() == text
+        assert os.stat(path).st_mode & 0o777 == 0o600
+    assert kwargs["cacert"] == CERT_PEM  # the caller's dictionary is not changed
+
+
+def test_an_inline_private_key_is_masked_and_a_certificate_is_not():
+    module = FakeModule({"cloud": {"auth": {"auth_url": "https://k/v3"}, "cacert": CERT_PEM, "key": KEY_PEM}})
+    osc.protect_secrets(module)
+    assert module.no_log_values == {KEY_PEM}
+
+
+def test_connect_writes_inline_files_to_a_private_folder_removed_at_exit(monkeypatch):
+    seen = {}
+    registered = []
+
+    def fake_connect(**kwargs):
+        seen.update(kwargs)
+        seen["cacert_text"] = open(kwargs["cacert"]).read()
+        seen["folder_mode"] = os.stat(os.path.dirname(kwargs["cacert"])).st_mode & 0o777
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(osc.openstack, "connect", fake_connect)
+    monkeypatch.setattr(osc.atexit, "register", lambda *args: registered.append(args))
+    with pytest.raises(osc.OpenStackError):
+        osc.connect({"cloud": {"auth": {"auth_url": "https://k/v3"}, "cacert": CERT_PEM}})
+    assert seen["cacert_text"] == CERT_PEM and seen["folder_mode"] == 0o700
+    assert registered and registered[0][1] == os.path.dirname(seen["cacert"])
+    registered[0][0](*registered[0][1:])
+    assert not os.path.exists(os.path.dirname(seen["cacert"]))
