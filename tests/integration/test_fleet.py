@@ -28,6 +28,7 @@ import pytest
 import yaml
 from fixtures.build import REPO
 from lib.sshd import BASE_DIR, SshFleet
+from lib.tls import TlsFront, make_pki
 
 IMAGES = ["fleet-a", "fleet-b", "fleet-c", "fleet-d"]
 OUTPUT = "fleet-out"
@@ -244,20 +245,28 @@ def test_c_a_broken_image_fails_with_dibs_error_and_the_others_are_published(fle
     # fleet-b's last row is "unreachable" (the case before): the three others keep their hosts.
     kept = ["fleet-a", "fleet-c", "fleet-d"]
     images = [entry(name) for name in kept] + [broken_entry(fleet.folder)]
-    # The cloud by name, from the controller's clouds.yaml (password in its secure.yaml): the build hosts,
-    # which publish, have neither file.
+    # The cloud by name, from the controller's clouds.yaml (password in its secure.yaml), its Keystone
+    # behind TLS with a client certificate (CA, certificate and key files on the controller only): the
+    # build hosts, which publish, have none of these files.
+    pki = make_pki(fleet.folder / "pki")
+    front = TlsFront(keystone.service.port, pki)
     clouds = keystone.clouds()
     cloud = clouds["clouds"][cloud_config.member_cloud]
     public = {"clouds": {cloud_config.member_cloud: dict(cloud, auth={
-        key: value for key, value in cloud["auth"].items() if key != "password"})}}
+        key: value for key, value in cloud["auth"].items() if key != "password"} | {"auth_url": front.url("/v3")},
+        cacert=str(pki["ca.pem"]), cert=str(pki["client.pem"]), key=str(pki["client.key"]))}}
     secure = {"clouds": {cloud_config.member_cloud: {"auth": {"password": cloud["auth"]["password"]}}}}
     (fleet.folder / "clouds.yaml").write_text(yaml.safe_dump(public))
     (fleet.folder / "secure.yaml").write_text(yaml.safe_dump(secure))
     fleet.use_openstacksdk()
-    rc, output, report = fleet.run(["b1", "b2"], images, extra={"build_guest_cloud": cloud_config.member_cloud}, env={
-        "OS_CLIENT_CONFIG_FILE": str(fleet.folder / "clouds.yaml"),
-        "OS_CLIENT_SECURE_FILE": str(fleet.folder / "secure.yaml")})
+    try:
+        rc, output, report = fleet.run(["b1", "b2"], images, extra={"build_guest_cloud": cloud_config.member_cloud},
+                                       env={"OS_CLIENT_CONFIG_FILE": str(fleet.folder / "clouds.yaml"),
+                                            "OS_CLIENT_SECURE_FILE": str(fleet.folder / "secure.yaml")})
+    finally:
+        front.close()
     assert rc != 0, output[-4000:]
+    assert front.handshakes > 0  # the build hosts reached Keystone through TLS, with the client certificate
     by_name = rows(report)
     assert by_name["fleet-broken"]["status"] == "failed"
     assert BROKEN_MESSAGE in by_name["fleet-broken"]["error"] or "01-fleet-broken" in by_name["fleet-broken"]["error"]
@@ -270,15 +279,18 @@ def test_c_a_broken_image_fails_with_dibs_error_and_the_others_are_published(fle
         assert any(re.fullmatch(rf"{re.escape(name)}(-\d{{14}})?", got) for got in published), (name, published)
     assert not any(got.startswith("fleet-broken") for got in published), published
     # Nothing secret stays on a build host: no file under the users' homes or
-    # their temp folders holds the password.
+    # their temp folders holds the password or the client certificate's key.
     password = cloud["auth"]["password"]
+    key_body = pki["client.key"].read_text().splitlines()[1]
     for name in ("b1", "b2"):
         home = pathlib.Path(fleet.hosts.hosts[name].home)
         for path in home.rglob("*"):
             if path.is_file() and not path.is_symlink() and path.stat().st_size < 50 * 1024 * 1024:
                 with contextlib.suppress(OSError):
-                    assert password.encode() not in path.read_bytes(), f"the cloud password is in {path}"
-    assert password not in output
+                    data = path.read_bytes()
+                    assert password.encode() not in data, f"the cloud password is in {path}"
+                    assert key_body.encode() not in data, f"the client key is in {path}"
+    assert password not in output and key_body not in output
 
 
 def test_import_playbook_by_fqcn_with_its_own_group_and_roles_directly(fleet):

@@ -27,7 +27,7 @@ CLOUD = "gi-tls"
 
 @pytest.fixture(scope="module")
 def tls_keystone(keystone):
-    port = int(keystone.auth_url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+    port = keystone.service.port
     fronts: list[TlsFront] = []
 
     def start(folder: Path) -> tuple[TlsFront, dict]:

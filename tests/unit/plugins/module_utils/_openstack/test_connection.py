@@ -2,6 +2,7 @@
 """The shared OpenStack connection: options, error wording, retries (no cloud needed)."""
 
 import os
+import pathlib
 
 import pytest
 import yaml
@@ -188,7 +189,7 @@ def test_inline_tls_files_are_written_privately_and_paths_kept(tmp_path):
     assert written["cert"] == "/etc/pki/client.pem"  # a path stays a path
     for key, text in (("cacert", CERT_PEM), ("key", KEY_PEM)):
         path = written[key]
-        assert path.startswith(str(tmp_path)) and open(path).read() == text
+        assert path.startswith(str(tmp_path)) and pathlib.Path(path).read_text() == text
         assert os.stat(path).st_mode & 0o777 == 0o600
     assert kwargs["cacert"] == CERT_PEM  # the caller's dictionary is not changed
 
@@ -205,7 +206,7 @@ def test_connect_writes_inline_files_to_a_private_folder_removed_at_exit(monkeyp
 
     def fake_connect(**kwargs):
         seen.update(kwargs)
-        seen["cacert_text"] = open(kwargs["cacert"]).read()
+        seen["cacert_text"] = pathlib.Path(kwargs["cacert"]).read_text()
         seen["folder_mode"] = os.stat(os.path.dirname(kwargs["cacert"])).st_mode & 0o777
         raise RuntimeError("stop here")
 
