@@ -8,6 +8,7 @@ running its ``finally`` blocks: a module stopped that way would leave the
 processes it started in sessions of their own (a RabbitMQ node, qemu) running.
 Inside ``interruptible()`` the first such signal raises :class:`Interrupted`
 instead, and later ones are ignored, so the cleanup that follows is not cut short.
+A cleanup that follows some other error calls ``ignore()`` for the same reason.
 """
 
 from __future__ import annotations
@@ -39,8 +40,7 @@ def interruptible() -> Iterator[None]:
     previous: dict[signal.Signals, Any] = {}
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        for sig in SIGNALS:
-            signal.signal(sig, signal.SIG_IGN)
+        ignore()
         raise Interrupted(signum)
 
     for sig in SIGNALS:
@@ -50,3 +50,10 @@ def interruptible() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def ignore() -> None:
+    """Ignore termination signals from here to the end of the ``interruptible()`` block (main thread only)."""
+    if threading.current_thread() is threading.main_thread():
+        for sig in SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)

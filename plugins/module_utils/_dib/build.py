@@ -31,14 +31,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from types import FrameType
 from typing import Any
 
+from ansible_collections.dbaas.guest_images.plugins.module_utils._common import signals
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib import abandoned, base_cache, validate
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.argv import (
     build_argv,
@@ -110,12 +109,6 @@ class BuildError(Exception):
     def __init__(self, message: str, **extra: Any):
         super().__init__(message)
         self.extra = extra
-
-
-class Interrupted(Exception):
-    def __init__(self, signum: int):
-        super().__init__(f"received signal {signum}")
-        self.signum = signum
 
 
 def log_path_for(dest: str, name: str) -> str:
@@ -440,105 +433,97 @@ def _build(
 
     guardian = start_guardian(work_dir, dib_log, final_log, status, [] if lock.fd is None else [lock.fd],
                               note=abandoned.note_path(dest, name), heartbeat=heartbeat.path)
-    previous: dict[signal.Signals, Any] = {}
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        raise Interrupted(signum)
-
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        previous[sig] = signal.signal(sig, on_signal)
-
     proc: subprocess.Popen[bytes] | None = None
     follower = None
     started = time.time()
     dib_started = time.monotonic()
     dib_ended: float | None = None
-    try:
+    # A termination signal (a killed playbook, async_wrapper's timeout) raises Interrupted: DIB is stopped and
+    # cleaned up like any failed build.
+    with signals.interruptible():
         try:
-            with open(stdout_path, "wb") as stdout:
-                proc = subprocess.Popen(
-                    argv, env=env, cwd=out_dir, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            guardian.watch(proc.pid)
-            follower = LogFollower(dib_log, status, new_state(name, os.getpid(), started))
-            follower.start()
-            rc = _wait(proc, started + request.timeout, heartbeat, follower)
-            dib_ended = time.monotonic()
-            clock.add(DIB, dib_ended - dib_started)
-            if rc is None:
-                raise BuildError(
-                    f"DIB build of '{name}' did not finish within timeout={request.timeout} s; it was killed and"
-                    " cleaned up. Raise timeout if the build is just slow (see the log).",
-                    log_path=final_log, failed_hook=None,
-                )
-            follower.stop()
-            if rc != 0:
-                raise _failure(name, rc, dib_log, stdout_path, final_log, resolved)
-            staged = {fmt: output_path(out_dir, name, fmt) for fmt in request.formats}
-            with clock.measure(OUTPUTS):
-                try:
-                    images = describe_outputs(staged, dest, name)
-                except OutputError as exc:
-                    raise BuildError(f"DIB build of '{name}' finished but its output is not usable: {exc}",
-                                     log_path=final_log, failed_hook=None) from exc
-            sbom = None
-            if SBOM_ELEMENT in resolved:
-                with clock.measure(SBOM):
-                    try:
-                        sbom = sbom_store.stage(
-                            inventory_path=inventory_path, work_dir=work_dir, dest=dest, name=name, outputs=images,
-                            dib_version=dib_version, arch=request.arch, element_content=element_content,
-                        )
-                    except InventoryError as exc:
-                        raise BuildError(f"DIB build of '{name}' finished but its SBOM cannot be made: {exc}",
-                                         log_path=final_log, failed_hook=None) from exc
-            with clock.measure(OUTPUTS):
-                leftovers = release_host_resources(work_dir)
-                if leftovers:
+            try:
+                with open(stdout_path, "wb") as stdout:
+                    proc = subprocess.Popen(
+                        argv, env=env, cwd=out_dir, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                guardian.watch(proc.pid)
+                follower = LogFollower(dib_log, status, new_state(name, os.getpid(), started))
+                follower.start()
+                rc = _wait(proc, started + request.timeout, heartbeat, follower)
+                dib_ended = time.monotonic()
+                clock.add(DIB, dib_ended - dib_started)
+                if rc is None:
                     raise BuildError(
-                        f"DIB build of '{name}' left {', '.join(leftovers)} behind and they could not be released",
+                        f"DIB build of '{name}' did not finish within timeout={request.timeout} s; it was killed and"
+                        " cleaned up. Raise timeout if the build is just slow (see the log).",
                         log_path=final_log, failed_hook=None,
                     )
-                _move_log(dib_log, stdout_path, final_log)
-                record = make_record(images, round(time.time() - started, 3))
+                follower.stop()
+                if rc != 0:
+                    raise _failure(name, rc, dib_log, stdout_path, final_log, resolved)
+                staged = {fmt: output_path(out_dir, name, fmt) for fmt in request.formats}
+                with clock.measure(OUTPUTS):
+                    try:
+                        images = describe_outputs(staged, dest, name)
+                    except OutputError as exc:
+                        raise BuildError(f"DIB build of '{name}' finished but its output is not usable: {exc}",
+                                         log_path=final_log, failed_hook=None) from exc
+                sbom = None
+                if SBOM_ELEMENT in resolved:
+                    with clock.measure(SBOM):
+                        try:
+                            sbom = sbom_store.stage(
+                                inventory_path=inventory_path, work_dir=work_dir, dest=dest, name=name, outputs=images,
+                                dib_version=dib_version, arch=request.arch, element_content=element_content,
+                            )
+                        except InventoryError as exc:
+                            raise BuildError(f"DIB build of '{name}' finished but its SBOM cannot be made: {exc}",
+                                             log_path=final_log, failed_hook=None) from exc
+                with clock.measure(OUTPUTS):
+                    leftovers = release_host_resources(work_dir)
+                    if leftovers:
+                        raise BuildError(
+                            f"DIB build of '{name}' left {', '.join(leftovers)} behind and they could not be released",
+                            log_path=final_log, failed_hook=None,
+                        )
+                    _move_log(dib_log, stdout_path, final_log)
+                    record = make_record(images, round(time.time() - started, 3))
+                    if sbom is not None:
+                        record["sbom"] = sbom.record()
+                    publish(staged, images, dest, name, record)
                 if sbom is not None:
-                    record["sbom"] = sbom.record()
-                publish(staged, images, dest, name, record)
-            if sbom is not None:
-                with clock.measure(SBOM):
-                    # After the record: a run killed in between leaves an SBOM whose sha256 the record does not
-                    # vouch for, which a reuse then leaves out rather than reports.
-                    sbom_store.install(sbom)
-            with clock.measure(OUTPUTS):
-                remove_tree(work_dir)
-            return images, None if sbom is None else sbom.result()
-        except Interrupted as exc:
-            raise BuildError(
-                f"dib_image for '{name}' was interrupted by signal {exc.signum}; DIB was killed and its work"
-                " cleaned up", log_path=final_log, failed_hook=None,
-            ) from None
-    except BaseException:
-        if dib_ended is None and proc is not None:
-            # DIB was stopped (a timeout, a signal, the controller gone): its time counts up to here.
-            clock.add(DIB, time.monotonic() - dib_started)
-        for sig in previous:
-            signal.signal(sig, signal.SIG_IGN)
-        if follower:
-            follower.stop()
-        _move_log(dib_log, stdout_path, final_log)
-        cleanup_build(work_dir, proc.pid if proc else None)
-        if proc:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
-        prune_unaccounted(dest, name)
-        raise
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        with contextlib.suppress(OSError):
-            os.unlink(status)
-        guardian.release()
+                    with clock.measure(SBOM):
+                        # After the record: a run killed in between leaves an SBOM whose sha256 the record does not
+                        # vouch for, which a reuse then leaves out rather than reports.
+                        sbom_store.install(sbom)
+                with clock.measure(OUTPUTS):
+                    remove_tree(work_dir)
+                return images, None if sbom is None else sbom.result()
+            except signals.Interrupted as exc:
+                raise BuildError(
+                    f"dib_image for '{name}' was interrupted by signal {exc.signum}; DIB was killed and its work"
+                    " cleaned up", log_path=final_log, failed_hook=None,
+                ) from None
+        except BaseException:
+            if dib_ended is None and proc is not None:
+                # DIB was stopped (a timeout, a signal, the controller gone): its time counts up to here.
+                clock.add(DIB, time.monotonic() - dib_started)
+            signals.ignore()  # the cleanup below is not cut short by a second signal
+            if follower:
+                follower.stop()
+            _move_log(dib_log, stdout_path, final_log)
+            cleanup_build(work_dir, proc.pid if proc else None)
+            if proc:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=5)
+            prune_unaccounted(dest, name)
+            raise
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(status)
+            guardian.release()
 
 
 def _phases_of(log_path: str) -> dict[str, float]:
