@@ -22,8 +22,10 @@ with it, the agent would answer RPCs.
 loaded 2-core machine is slow.
 """
 
+import json
 import os
 import re
+import subprocess
 import time
 import uuid
 
@@ -95,12 +97,34 @@ def test_package_image_boots_and_agent_prepares_the_volume(trove_images, boot_gu
     print("\n".join(clock.marks))
 
 
+def _virtual_gib(image):
+    info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", str(image)], check=True,
+                                     capture_output=True, text=True).stdout)
+    return info["virtual-size"] / 1024 ** 3
+
+
+# The root file system's size, printed on the console once cloud-init's user scripts run.
+ROOT_SIZE_USER_DATA = """#cloud-config
+runcmd:
+  - [sh, -c, 'echo "dbaas-test root size: $(df -BM --output=size / | tail -n 1 | tr -dc 0-9) MiB" > /dev/ttyS0']
+"""
+
+
 def test_guest_without_trove_files_says_why_the_agent_waits(trove_images, boot_guest):
-    """A server not created by Trove (config drive without the files): a plain message, no traceback."""
+    """A server not created by Trove (config drive without the files): a plain message, no traceback.
+
+    Its root disk is 2 GiB larger than the image, as a flavor's is: the root file system has grown into it
+    by the time cloud-init runs the user's scripts.
+    """
+    image = trove_images.package.qcow2
+    disk_gib = int(_virtual_gib(image)) + 2
     clock = Clock(BOOT_TIMEOUT)
-    with boot_guest(trove_images.package.qcow2, files={}, volume_gib=0) as guest:
+    with boot_guest(image, files={}, volume_gib=0, user_data=ROOT_SIZE_USER_DATA, disk_gib=disk_gib) as guest:
+        size = clock.wait(guest, r"dbaas-test root size: (\d+) MiB", "root file system size")
         clock.wait(guest, CLOUD_INIT_DONE, "cloud-init finished from the config drive")
         clock.wait(guest, r"trove-guestagent not started: /etc/trove/conf\.d/guest_info\.conf is missing",
                    "precheck message on the console")
         assert "Traceback" not in guest.console()
     print("\n".join(clock.marks))
+    # ext4's own overhead keeps df's size a little under the partition's.
+    assert int(size.group(1)) > (disk_gib - 0.5) * 1024, (size.group(1), disk_gib)

@@ -68,14 +68,16 @@ class Guest:
     """A running qemu guest: its serial log and helpers to wait on it."""
 
     def __init__(self, workdir, image, config_drive=None, volume_gib=1, memory_mib=1536,
-                 accel="tcg", extra_args=(), smp=1, nic_options=""):
+                 accel="tcg", extra_args=(), smp=1, nic_options="", disk_gib=None):
         self.workdir = workdir
         self.serial_log = os.path.join(workdir, "serial.log")
         self.accel = accel
         self.process = None
         overlay = self.overlay = os.path.join(workdir, "root.qcow2")
+        # disk_gib: a root disk larger than the image, as a flavor's disk is (the guest grows into it).
         subprocess.run(
-            ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", os.path.abspath(image), overlay],
+            ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", os.path.abspath(image), overlay,
+             *([f"{disk_gib}G"] if disk_gib else [])],
             check=True, capture_output=True,
         )
         argv = [
@@ -159,11 +161,11 @@ class boot:  # noqa: N801 - used like a function: ``with boot(...) as guest``
     """
 
     def __init__(self, image, config_drive=None, volume_gib=1, memory_mib=1536, keep_log=None,
-                 workdir=None, accel=None, smp=1, nic_options=""):
+                 workdir=None, accel=None, smp=1, nic_options="", disk_gib=None):
         if shutil.which(QEMU) is None:
             raise RuntimeError(f"{QEMU} is missing: install qemu-system-x86 (bindep.txt, profile test)")
         self.kwargs = {"config_drive": config_drive, "volume_gib": volume_gib, "memory_mib": memory_mib,
-                       "smp": smp, "nic_options": nic_options}
+                       "smp": smp, "nic_options": nic_options, "disk_gib": disk_gib}
         self.accel = accel
         self.image = image
         self.keep_log = keep_log

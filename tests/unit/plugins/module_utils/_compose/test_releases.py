@@ -13,7 +13,7 @@ ROLE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "..", "ro
 def test_debian_12_layer():
     layer = releases.os_layer("debian", "12")
     assert layer["elements"] == [
-        "debian-minimal", "vm", "cloud-init", "cloud-init-datasources", "growroot",
+        "debian-minimal", "vm", "cloud-init", "cloud-init-datasources",
         "dbaas-guest-os", "dbaas-guest-agent",
     ]
     env = layer["environment"]
