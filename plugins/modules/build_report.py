@@ -96,7 +96,7 @@ import os  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils._common.files import write_text_atomically  # noqa: E402
+from ansible_collections.dbaas.guest_images.plugins.module_utils._common.files import write_atomically  # noqa: E402
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.lock import ImageLock, LockTimeout  # noqa: E402
 from ansible_collections.dbaas.guest_images.plugins.module_utils._report import report as build_report  # noqa: E402
 from ansible_collections.dbaas.guest_images.plugins.module_utils._report.request import (  # noqa: E402
@@ -131,8 +131,8 @@ def _write(module, request):
     if previous is not None and build_report.same_report(previous, document):
         return dict(outcome, changed=False, report=previous)
     if not module.check_mode:
-        write_text_atomically(json_path, json.dumps(document, indent=2, sort_keys=True) + "\n")
-        write_text_atomically(markdown_path, build_report.render_markdown(document))
+        write_atomically(json_path, json.dumps(document, indent=2, sort_keys=True) + "\n")
+        write_atomically(markdown_path, build_report.render_markdown(document))
     return dict(outcome, changed=True, report=document)
 
 

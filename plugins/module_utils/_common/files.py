@@ -31,13 +31,17 @@ def check_readable_file(path: str) -> int:
     return size
 
 
-def write_text_atomically(path: str, text: str, mode: int = 0o644) -> None:
-    """Replace ``path`` with ``text`` in one step: a reader sees the old file or the new one, never a part."""
+def write_atomically(path: str, data: str | bytes, mode: int = 0o644, durable: bool = False) -> None:
+    """Replace ``path`` with ``data`` (text is written as UTF-8) in one step: a reader sees the old file or
+    the new one, never a part. ``durable``: the data is on disk before the rename (fsync)."""
     folder = os.path.dirname(os.path.abspath(path))
     handle, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=folder)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
+        with os.fdopen(handle, "wb") as out:
+            out.write(data.encode("utf-8") if isinstance(data, str) else data)
+            if durable:
+                out.flush()
+                os.fsync(out.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:

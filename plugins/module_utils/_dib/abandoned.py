@@ -23,6 +23,8 @@ import os
 import time
 from typing import Any
 
+from ansible_collections.dbaas.guest_images.plugins.module_utils._common.files import write_atomically
+
 
 def note_path(dest: str, name: str) -> str:
     return os.path.join(dest, f"{name}.abandoned.json")
@@ -40,15 +42,8 @@ def write_note(path: str, cause: str, phase: str | None, hook: str | None, detai
         "log_path": log_path,
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(note, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+    with contextlib.suppress(OSError):
+        write_atomically(path, json.dumps(note, indent=2, sort_keys=True) + "\n")
 
 
 def read_note(path: str) -> dict[str, Any] | None:

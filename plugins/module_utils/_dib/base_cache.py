@@ -37,6 +37,7 @@ import json
 import os
 import subprocess
 
+from ansible_collections.dbaas.guest_images.plugins.module_utils._common.files import write_atomically
 from ansible_collections.dbaas.guest_images.plugins.module_utils._common.hashing import file_digest, text_sha256
 
 # Root elements whose root filesystem comes from DIB's debootstrap element.
@@ -187,10 +188,7 @@ def commit(base: BasePlan) -> None:
     """After a successful build: key the tarball this build made (nothing to do otherwise)."""
     if base.state not in ("new", "refreshed") or not os.path.isfile(base.tarball):
         return
-    tmp = key_path(base.tarball) + ".tmp"
-    with open(tmp, "w", encoding="ascii") as handle:
-        handle.write(base.key + "\n")
-    os.replace(tmp, key_path(base.tarball))
+    write_atomically(key_path(base.tarball), base.key + "\n")
 
 
 def abandon(base: BasePlan) -> None:

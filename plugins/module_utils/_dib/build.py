@@ -38,6 +38,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ansible_collections.dbaas.guest_images.plugins.module_utils._common import signals
+from ansible_collections.dbaas.guest_images.plugins.module_utils._common.files import write_atomically
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib import abandoned, base_cache, validate
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.argv import (
     build_argv,
@@ -562,11 +563,7 @@ def _move_log(dib_log: str, stdout_path: str, final_log: str) -> None:
             continue
     if not parts:
         return
-    tmp = final_log + ".tmp"
-    with open(tmp, "wb") as handle:
-        for part in parts:
-            handle.write(part)
-    os.replace(tmp, final_log)
+    write_atomically(final_log, b"".join(parts))
     for path in (stdout_path, dib_log):
         with contextlib.suppress(OSError):
             os.unlink(path)

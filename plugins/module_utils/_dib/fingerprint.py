@@ -23,6 +23,7 @@ import stat
 import time
 from typing import Any
 
+from ansible_collections.dbaas.guest_images.plugins.module_utils._common.files import write_atomically
 from ansible_collections.dbaas.guest_images.plugins.module_utils._common.hashing import (
     file_digest,
     new_hash,
@@ -183,13 +184,7 @@ def load_record(dest: str, name: str) -> dict | None:
 def write_record(dest: str, name: str, record: dict) -> str:
     """Write the record atomically (temp file + fsync + rename)."""
     path = fingerprint_path(dest, name)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as handle:
-        json.dump(record, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps(record, indent=2, sort_keys=True) + "\n", durable=True)
     return path
 
 

@@ -22,6 +22,7 @@ import re
 import threading
 import time
 
+from ansible_collections.dbaas.guest_images.plugins.module_utils._common.files import write_atomically
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.log import strip_line
 
 PHASES = (
@@ -99,10 +100,7 @@ def update_state(state: dict, raw_line: str, now: float | None = None) -> bool:
 
 
 def write_state(path: str, state: dict) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as handle:
-        json.dump(state, handle, sort_keys=True)
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps(state, sort_keys=True))
 
 
 def read_state(text: str) -> dict | None:

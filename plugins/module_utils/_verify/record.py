@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils._common.files import write_text_atomically
+from ansible_collections.dbaas.guest_images.plugins.module_utils._common.files import write_atomically
 
 RESULT_PASSED = "passed"
 RESULT_FAILED = "failed"
@@ -52,4 +52,4 @@ def mismatch(record: Mapping[str, Any] | None, fingerprint: str, sha256: str, tr
 
 def write(path: str, record: Mapping[str, Any]) -> None:
     """Write ``record`` to ``path`` atomically (readable by all: it holds no secret)."""
-    write_text_atomically(path, json.dumps(dict(record, format=FORMAT), indent=2, sort_keys=True) + "\n")
+    write_atomically(path, json.dumps(dict(record, format=FORMAT), indent=2, sort_keys=True) + "\n")

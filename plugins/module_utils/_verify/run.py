@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.dbaas.guest_images.plugins.module_utils._common.files import write_atomically
 from ansible_collections.dbaas.guest_images.plugins.module_utils._common.signals import interruptible
 from ansible_collections.dbaas.guest_images.plugins.module_utils._verify import (
     broker,
@@ -252,9 +253,7 @@ def _keep_console(request: VerifyRequest, guest: qemu.Guest, masker: Masker) -> 
     """The guest's whole serial console beside the image (``<image>.verify.console.log``), secrets masked."""
     path = os.path.splitext(request.image)[0] + ".verify.console.log"
     try:
-        with open(path + ".tmp", "w", encoding="utf-8") as handle:
-            handle.write(masker(console.plain(guest.console())))
-        os.replace(path + ".tmp", path)
+        write_atomically(path, masker(console.plain(guest.console())))
     except OSError:
         return ""
     return path

@@ -23,6 +23,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
+from ansible_collections.dbaas.guest_images.plugins.module_utils._common.files import write_atomically
 from ansible_collections.dbaas.guest_images.plugins.module_utils._verify import trove_side
 
 STAMP = ".dbaas-trove-client"
@@ -103,9 +104,7 @@ def _write_side(venv: str) -> None:
     with contextlib.suppress(OSError), open(path, encoding="utf-8") as handle:
         if handle.read() == source:
             return
-    with open(path + ".tmp", "w", encoding="utf-8") as handle:
-        handle.write(source)
-    os.replace(path + ".tmp", path)
+    write_atomically(path, source)
 
 
 def _run(argv: list[str], timeout: float, what: str) -> str:
