@@ -53,7 +53,7 @@ def verify(env: dict, image: pathlib.Path, workdir: pathlib.Path, accelerator: s
     task = {
         "dbaas.guest_images.guest_verify": {
             "image": str(image), "fingerprint": f"bench-{index}", "sha256": sha256(image),
-            "datastore_manager": "mysql", "datastore_version": "8.0", "mode": "container",
+            "datastore_manager": "mysql", "datastore_version": "8.0",
             "accelerator": accelerator, "timeout": 1700, "force": True, "work_dir": str(workdir / f"work-{index}"),
         },
         "register": "verified", "failed_when": False,
@@ -96,7 +96,9 @@ def main() -> int:
             results[str(image)].append(row)
             shown = "  ".join(f"{step} {times[step]:.1f}" if times.get(step) is not None else f"{step} -"
                               for step in STEPS)
-            verdict = row["result"] if row["result"] == "passed" else f"{row['result']} at {row['step']}"
+            verdict = row["result"]
+            if verdict != "passed":
+                verdict = f"{verdict} at {row['step']}: {result.get('msg')}"
             print(f"run {run} {image.name} [{verdict}, load {row['load']}]: {shown}", flush=True)
     print("\nmedians (s after qemu started)")
     print("| image | " + " | ".join(STEPS) + " |")

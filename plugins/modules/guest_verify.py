@@ -137,7 +137,7 @@ options:
   work_dir:
     description:
       - Where the overlay, volume and config drive are made (removed afterwards); empty means the system's
-        temporary folder.
+        temporary folder. Made (mode 0700) when it does not exist.
     type: path
     default: ""
   force:

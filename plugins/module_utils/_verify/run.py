@@ -170,6 +170,17 @@ def verify(request: VerifyRequest, check_mode: bool = False,
 
 def _verify(request: VerifyRequest, masker: Masker, timeline: Timeline, state: dict[str, Any],
             say: Callable[[str], None]) -> dict[str, Any]:
+    if request.work_dir:
+        # Made when missing (like the build's output folder); refused now, before any long work, when it
+        # cannot be.
+        try:
+            os.makedirs(request.work_dir, mode=0o700, exist_ok=True)
+            if not os.access(request.work_dir, os.W_OK | os.X_OK):
+                raise PermissionError(f"no write access for user {os.geteuid()}")
+        except OSError as error:
+            raise VerifyFailed("input", f"work_dir {request.work_dir!r} cannot hold the verification's files: "
+                                        f"{getattr(error, 'strerror', None) or error}; give a folder this user can"
+                                        " write, or leave work_dir empty (the system's temporary folder)") from None
     missing = qemu.missing_tools()
     if missing:
         raise VerifyFailed("tools", f"the build host lacks {', '.join(missing)} (verify boots the image): install "

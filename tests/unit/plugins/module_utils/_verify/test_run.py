@@ -93,3 +93,16 @@ def test_a_signal_mid_verify_still_stops_the_broker_and_removes_the_work_folder(
     assert stopped == ["broker"]
     assert list(work.iterdir()) == []
     assert signal.getsignal(signal.SIGTERM) is previous
+
+
+def test_a_missing_work_dir_is_made_and_an_unusable_one_refused_first(tmp_path, monkeypatch):
+    monkeypatch.setattr(qemu, "missing_tools", lambda: ["socat"])  # stops right after the work_dir check
+    made = tmp_path / "not" / "yet"
+    result = run.verify(make(tmp_path, work_dir=str(made)))
+    assert made.is_dir() and result["step"] == "tools"
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setattr(qemu, "missing_tools", lambda: pytest.fail("went on past an unusable work_dir"))
+    result = run.verify(make(tmp_path, work_dir=str(blocker / "sub")))
+    assert result["failed"] is True and result["step"] == "input"
+    assert f"work_dir '{blocker / 'sub'}' cannot hold" in result["msg"] and "leave work_dir empty" in result["msg"]
