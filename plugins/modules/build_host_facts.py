@@ -66,6 +66,16 @@ options:
     description:
       - Ubuntu archive URI; overrides the one found in the apt sources.
     type: str
+  checks:
+    description:
+      - Commands to run as the connecting user, each reported in RV(checks) - V(sudo) (C(sudo -n true),
+        not run when the user is root), V(qemu) (C(qemu-system-x86_64 -version)), V(dib)
+        (C(<dib_venv>/bin/disk-image-create --version), not run when RV(dib_version) is empty).
+      - So a prepared host needs one module call for the whole prepare stage.
+    type: list
+    elements: str
+    choices: [sudo, qemu, dib]
+    default: []
   root:
     description:
       - Root of the file system tree whose C(etc/apt) and C(etc/os-release) are read.
@@ -177,6 +187,13 @@ sudo_kpartx:
   returned: when O(fallback_dir) is given
   type: str
   sample: /usr/local/sbin/kpartx
+checks:
+  description:
+    - Per check of O(checks) that ran, C(rc), C(stdout) and C(stderr) (C(rc) 127 and the reason in
+      C(stderr) when the command is not there).
+  returned: always
+  type: dict
+  sample: {"dib": {"rc": 0, "stdout": "3.43.0", "stderr": ""}}
 free_bytes:
   description: Free bytes of the file system of each path in O(paths).
   returned: always
@@ -246,6 +263,27 @@ def _device_mapper(module):
     return True, out.strip().replace("\n", "; ")
 
 
+def _run_checks(module, request, dib_version):
+    commands = {
+        "sudo": ["sudo", "-n", "true"] if os.geteuid() != 0 else None,
+        "qemu": ["qemu-system-x86_64", "-version"],
+        "dib": [os.path.join(request.dib_venv, "bin", "disk-image-create"), "--version"]
+        if request.dib_venv and dib_version else None,
+    }
+    results = {}
+    for name in request.checks:
+        argv = commands[name]
+        if argv is None:
+            continue
+        executable = argv[0] if os.path.isabs(argv[0]) else module.get_bin_path(argv[0])
+        if executable is None or not os.path.exists(executable):
+            results[name] = {"rc": 127, "stdout": "", "stderr": f"{argv[0]}: command not found"}
+            continue
+        rc, out, err = module.run_command([executable] + argv[1:])
+        results[name] = {"rc": rc, "stdout": out.strip(), "stderr": err.strip()}
+    return results
+
+
 def _free_bytes(path):
     probe = path
     while not os.path.exists(probe):
@@ -295,12 +333,14 @@ def main():
         extra["fallback"] = build_host.inspect_fallback(request.fallback_dir)
         extra["sudo_kpartx"] = _sudo_kpartx(module)
 
+    dib_version = build_host.dib_version_in_venv(request.dib_venv) if request.dib_venv else ""
     module.exit_json(
         changed=False,
         os_family=family,
         user_id=os.geteuid(),
         missing_packages=_missing_packages(module, family, wanted),
-        dib_version=build_host.dib_version_in_venv(request.dib_venv) if request.dib_venv else "",
+        dib_version=dib_version,
+        checks=_run_checks(module, request, dib_version),
         **extra,
         distribution=distribution,
         codename=codename,

@@ -11,6 +11,15 @@ from dataclasses import dataclass
 from typing import Any
 
 
+# The commands build_host_facts can run for the prepare stage, as the connecting user, so that a
+# prepared host needs no task of its own for each: name -> what it proves.
+CHECKS = {
+    "sudo": "sudo -n true: passwordless sudo, which diskimage-builder needs (not run as root)",
+    "qemu": "qemu-system-x86_64 -version: the verify stage can boot images",
+    "dib": "<dib_venv>/bin/disk-image-create --version: diskimage-builder runs as this user",
+}
+
+
 def argument_spec() -> dict[str, dict[str, Any]]:
     """The ``build_host_facts`` argument spec, the only place its defaults live."""
     return dict(
@@ -24,6 +33,7 @@ def argument_spec() -> dict[str, dict[str, Any]]:
         extra_packages=dict(type="list", elements="str", default=[]),
         dib_venv=dict(type="path"),
         fallback_dir=dict(type="path"),
+        checks=dict(type="list", elements="str", default=[], choices=list(CHECKS)),
     )
 
 
@@ -41,6 +51,7 @@ class BuildHostFactsRequest:
     extra_packages: list[str]
     dib_venv: str | None
     fallback_dir: str | None
+    checks: tuple[str, ...] = ()
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> BuildHostFactsRequest:
@@ -59,6 +70,7 @@ class BuildHostFactsRequest:
             extra_packages=[str(name) for name in params["extra_packages"]],
             dib_venv=params["dib_venv"],
             fallback_dir=params["fallback_dir"],
+            checks=tuple(str(name) for name in params.get("checks") or ()),
         )
 
     def wanted_packages(self, family: str) -> list[str]:
