@@ -70,7 +70,7 @@ def verify(env: dict, image: pathlib.Path, workdir: pathlib.Path, accelerator: s
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("images", nargs="+", type=pathlib.Path, help="qcow2 container-mode Trove images")
     parser.add_argument("--runs", type=int, default=2, help="verifications per image (default 2)")
     parser.add_argument("--accelerator", default="auto", choices=["auto", "kvm", "tcg"])

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-
 # The commands build_host_facts can run for the prepare stage, as the connecting user, so that a
 # prepared host needs no task of its own for each: name -> what it proves.
 CHECKS = {
