@@ -22,7 +22,6 @@ Needs root (qemu, a RabbitMQ of its own) and the test venv (``scripts/run setup 
 """
 
 import argparse
-import hashlib
 import json
 import os
 import pathlib
@@ -35,16 +34,9 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 
 from fixtures import build as build_fixtures  # noqa: E402
+from lib.digest import sha256  # noqa: E402
 
 STEPS = ("kernel", "cloud_init_done", "agent_rpc_up", "first_answer", "filesystem_stats")
-
-
-def sha256(path: pathlib.Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify(env: dict, image: pathlib.Path, workdir: pathlib.Path, accelerator: str, index: int) -> dict:

@@ -22,13 +22,12 @@ with it, the agent would answer RPCs.
 loaded 2-core machine is slow.
 """
 
-import json
 import os
 import re
-import subprocess
 import time
 import uuid
 
+from lib import imageinspect
 from lib.configdrive import trove_guest_files
 
 BOOT_TIMEOUT = int(os.environ.get("DBAAS_BOOT_TIMEOUT", "900"))
@@ -97,12 +96,6 @@ def test_package_image_boots_and_agent_prepares_the_volume(trove_images, boot_gu
     print("\n".join(clock.marks))
 
 
-def _virtual_gib(image):
-    info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", str(image)], check=True,
-                                     capture_output=True, text=True).stdout)
-    return info["virtual-size"] / 1024 ** 3
-
-
 # The root file system's size, printed on the console once cloud-init's user scripts run.
 ROOT_SIZE_USER_DATA = """#cloud-config
 runcmd:
@@ -117,7 +110,7 @@ def test_guest_without_trove_files_says_why_the_agent_waits(trove_images, boot_g
     by the time cloud-init runs the user's scripts.
     """
     image = trove_images.package.qcow2
-    disk_gib = int(_virtual_gib(image)) + 2
+    disk_gib = int(imageinspect.qemu_img_info(image)["virtual-size"] / 1024 ** 3) + 2
     clock = Clock(BOOT_TIMEOUT)
     with boot_guest(image, files={}, volume_gib=0, user_data=ROOT_SIZE_USER_DATA, disk_gib=disk_gib) as guest:
         size = clock.wait(guest, r"dbaas-test root size: (\d+) MiB", "root file system size")

@@ -26,7 +26,7 @@ import dataclasses
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -217,18 +217,19 @@ def _auth_url(conn: Any) -> str | None:
         return None
 
 
-def connect(params: CloudOptions | Mapping[str, Any], files_folder: str | None = None) -> Any:
+def connect(params: CloudOptions | Mapping[str, Any], files_folder: Callable[[], str] | None = None) -> Any:
     """Return an authenticated Connection; raise ``OpenStackError`` with a plain message.
 
-    TLS files given as PEM text are written to ``files_folder`` (a private folder of the
-    process, removed at its exit, when not given) and must outlive the connection.
+    TLS files given as PEM text are written to the folder ``files_folder()`` returns (asked only
+    then; by default a private folder of the process, removed at its exit); they must outlive
+    the connection.
     """
     if not HAS_OPENSTACKSDK:
         raise OpenStackError("The openstacksdk Python library is required on the host that runs this task.")
     options = _options(params)
     kwargs = connection_kwargs(options)
     if any(is_pem(kwargs.get(key)) for key in TLS_FILE_KEYS):
-        kwargs = write_inline_files(kwargs, files_folder or _private_folder())
+        kwargs = write_inline_files(kwargs, (files_folder or _private_folder)())
     if options.sdk_log_path:
         # openstacksdk's own log (keystoneauth masks passwords and hashes tokens in it).
         openstack.enable_logging(debug=options.sdk_log_level == "DEBUG", path=options.sdk_log_path)
@@ -249,11 +250,9 @@ def openstack_connect(module: Any, options: CloudOptions | None = None) -> Any:
     protect_secrets(module)
     if not HAS_OPENSTACKSDK:
         module.fail_json(msg=missing_required_lib("openstacksdk"), exception=str(OPENSTACKSDK_IMPORT_ERROR))
-    chosen = _options(options if options is not None else module.params)
-    inline = any(is_pem(connection_kwargs(chosen).get(key)) for key in TLS_FILE_KEYS)
     try:
         # Inline TLS files go to the module's own temporary folder: private, removed when the module ends.
-        return connect(chosen, files_folder=module.tmpdir if inline else None)
+        return connect(options if options is not None else module.params, files_folder=lambda: module.tmpdir)
     except OpenStackError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
 
