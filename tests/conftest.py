@@ -4,7 +4,9 @@ scripts/run links the checkout into <venv>/collections; when pytest is run
 directly, this does the same in a temporary folder.
 """
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 
@@ -17,6 +19,8 @@ def _collections_root() -> str:
         if entry and os.path.isdir(os.path.join(entry, "ansible_collections", "dbaas", "guest_images")):
             return entry
     root = tempfile.mkdtemp(prefix="guest-images-collections-")
+    # rmtree removes the link, never what it points to.
+    atexit.register(shutil.rmtree, root, True)
     os.makedirs(os.path.join(root, "ansible_collections", "dbaas"))
     os.symlink(_REPO, os.path.join(root, "ansible_collections", "dbaas", "guest_images"))
     return root

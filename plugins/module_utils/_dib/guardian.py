@@ -10,19 +10,37 @@ forks a small guardian in its own session and talks to it over a pipe:
 closes without ``done``, the module is gone: the guardian kills DIB's
 process group, releases mounts and loop devices, deletes the work folder,
 keeps DIB's log beside the image and leaves a note there saying where the
-build was (:mod:`._dib.abandoned`), which the next run reports.
+build was (:mod:`._dib.abandoned`), which the next run reports.  It also
+removes the folder Ansible's module wrapper unpacked the module into, which
+the killed wrapper can no longer remove itself.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib import abandoned
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.cleanup import cleanup_build
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.progress import read_state
+
+# AnsiBallZ unpacks a module's payload into <TMPDIR>/ansible_<module>_payload_<random>/<...>.zip.
+_PAYLOAD_FOLDER = re.compile(r"^ansible_.+_payload_[^/]+$")
+
+
+def payload_folder(path: str = __file__) -> str | None:
+    """The folder Ansible's wrapper unpacked this module's payload into, or None when not run from one."""
+    index = path.find(".zip" + os.sep)
+    if index < 0:
+        return None
+    archive = path[: index + len(".zip")]
+    folder = os.path.dirname(archive)
+    if not os.path.isfile(archive) or not _PAYLOAD_FOLDER.match(os.path.basename(folder)):
+        return None
+    return folder
 
 
 class Guardian:
@@ -48,6 +66,7 @@ class Guardian:
 def start_guardian(work_dir: str, log_src: str, log_dst: str, status: str, keep_fds: list[int],
                    note: str | None = None, heartbeat: str | None = None) -> Guardian:
     """Fork a process that cleans up after the build if this process dies."""
+    payload = payload_folder()
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid:
@@ -81,6 +100,8 @@ def start_guardian(work_dir: str, log_src: str, log_dst: str, status: str, keep_
                 if line.startswith("pgid "):
                     pgid = int(line.split()[1])
             cleanup_build_after_death(work_dir, pgid, log_src, log_dst, status, note, heartbeat)
+            if payload:
+                shutil.rmtree(payload, ignore_errors=True)
     finally:
         os._exit(0)
 

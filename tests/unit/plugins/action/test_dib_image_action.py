@@ -239,8 +239,12 @@ def test_module_killed_with_its_wrapper_is_reported(tmp_path):
     path = playbook(tmp_path, task_yaml(dib, dest, mode="sleep").split("- name: Show", maxsplit=1)[0])
     home = tmp_path / "home"
     home.mkdir()
+    # The module's wrapper unpacks it under TMPDIR: a folder of the test's own, checked at the end.
+    module_tmp = tmp_path / "module-tmp"
+    module_tmp.mkdir()
     env = dict(os.environ, HOME=str(home), ANSIBLE_COLLECTIONS_PATH=collections_root(), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-local"))
+               ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-local"),
+               TMPDIR=str(module_tmp))
     env.pop("ANSIBLE_CONFIG", None)
     play = subprocess.Popen(
         [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", str(path),
@@ -262,6 +266,9 @@ def test_module_killed_with_its_wrapper_is_reported(tmp_path):
     assert fake.wait_gone(lambda: not fake.alive(child))
     assert fake.leftovers(str(dest)) == []
     assert "the module process died" in (dest / "img.log").read_text()
+    # What the killed wrapper unpacked is removed too (its own cleanup never ran).
+    assert fake.wait_gone(lambda: not [p.name for p in module_tmp.glob("ansible_*_payload_*")]), \
+        sorted(os.listdir(module_tmp))
 
 
 def test_killed_playbook_stops_its_build(tmp_path):
