@@ -26,6 +26,9 @@ _spec = importlib.util.spec_from_file_location("fake_dib_for_remote_tests", _FAK
 fake = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fake)
 
+# Runs in the lane of the SSH build host tests, beside the others (fixtures/lanes.py).
+pytestmark = pytest.mark.ssh_hosts
+
 
 @pytest.fixture
 def ssh_build_host(tmp_path):

@@ -35,6 +35,9 @@ OUTPUT = "fleet-out"
 BROKEN_ELEMENT = "fleet-broken"
 BROKEN_MESSAGE = "fleet-broken: this element fails on purpose"
 
+# Runs in the lane of the SSH build host tests, beside the others (fixtures/lanes.py).
+pytestmark = pytest.mark.ssh_hosts
+
 
 def entry(name: str, **extra) -> dict:
     # The environment only tells the images apart (fingerprints); the content is the same.

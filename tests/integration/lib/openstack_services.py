@@ -222,6 +222,18 @@ class WsgiService:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def describe(self) -> dict:
+        """How another process reaches this service (``attached``); its process stays this one's."""
+        return {"name": self.name, "venv": str(self.venv), "module": self.module, "workdir": str(self.workdir),
+                "env": self.env, "port": self.port, "health_path": self.health_path}
+
+    @classmethod
+    def attached(cls, description: dict) -> WsgiService:
+        """A service another process runs: reachable, but ``running`` is False and ``stop()`` does nothing."""
+        return cls(name=description["name"], venv=Path(description["venv"]), module=description["module"],
+                   workdir=Path(description["workdir"]), env=description["env"], port=description["port"],
+                   health_path=description["health_path"])
+
 
 def python_libdir(venv: Path) -> str | None:
     proc = subprocess.run([str(venv / "bin" / "python"), "-c",
@@ -313,6 +325,16 @@ class Keystone:
 
     def stop(self) -> None:
         self.service.stop()
+
+    def describe(self) -> dict:
+        return {"service": self.service.describe(), "admin": vars(self.admin),
+                "users": {cloud: vars(user) for cloud, user in self.users.items()}}
+
+    @classmethod
+    def attached(cls, description: dict) -> Keystone:
+        """The Keystone another process started (``describe``)."""
+        return cls(service=WsgiService.attached(description["service"]), admin=User(**description["admin"]),
+                   users={cloud: User(**user) for cloud, user in description["users"].items()})
 
 
 def start_keystone(workdir: Path, admin_password: str = "admin-secret") -> Keystone:
