@@ -27,11 +27,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from lib.listener import LoopbackListener
 
 UWSGI = "uwsgi==2.0.31"
 KEYSTONE_REQUIREMENTS = ("keystone==30.0.0", UWSGI)
@@ -437,7 +440,7 @@ def add_region_endpoint(keystone: Keystone, service_type: str, region: str, url:
         conn.identity.create_endpoint(service_id=service.id, interface=interface, url=url, region_id=region)
 
 
-class CuttingProxy:
+class CuttingProxy(LoopbackListener):
     """A TCP proxy on 127.0.0.1 in front of ``target_port`` that can misbehave during image uploads.
 
     Request bodies of ``PUT .../file`` are throttled to ``rate`` bytes/s (so a test can act while an
@@ -446,8 +449,6 @@ class CuttingProxy:
     """
 
     def __init__(self, target_port: int, rate: int | None = None, cut_after: int | None = None, cuts: int = 0):
-        import threading
-
         self.target_port = target_port
         self.rate = rate
         self.cut_after = cut_after
@@ -455,40 +456,21 @@ class CuttingProxy:
         self.uploads_seen = 0
         self.uploads_cut = 0
         self._lock = threading.Lock()
-        self._server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._server.bind(("127.0.0.1", 0))
-        self._server.listen(32)
-        self.port = self._server.getsockname()[1]
-        self._closed = False
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
+        super().__init__()
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def close(self) -> None:
-        self._closed = True
-        with contextlib.suppress(OSError):
-            self._server.close()
-
-    def _accept(self) -> None:
-        import threading
-
-        while not self._closed:
-            try:
-                client, _address = self._server.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=10)
-                upstream.settimeout(None)
-            except OSError:
-                _reset(client)
-                continue
-            threading.Thread(target=self._pump_up, args=(client, upstream), daemon=True).start()
-            threading.Thread(target=self._pump_down, args=(upstream, client), daemon=True).start()
+    def serve(self, client: socket.socket) -> None:
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=10)
+            upstream.settimeout(None)
+        except OSError:
+            _reset(client)
+            return
+        threading.Thread(target=self._pump_down, args=(upstream, client), daemon=True).start()
+        self._pump_up(client, upstream)
 
     def _pump_down(self, src, dst) -> None:
         """Server -> client; when the server goes away, so does the client's connection (a reset, as

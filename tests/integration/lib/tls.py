@@ -19,6 +19,8 @@ import subprocess
 import threading
 from pathlib import Path
 
+from lib.listener import LoopbackListener
+
 
 def _openssl(*args: str, cwd: Path) -> None:
     subprocess.run(["openssl", *args], cwd=str(cwd), check=True, capture_output=True, timeout=120)
@@ -38,7 +40,7 @@ def make_pki(folder: Path) -> dict[str, Path]:
     return {name: folder / name for name in ("ca.pem", "server.pem", "server.key", "client.pem", "client.key")}
 
 
-class TlsFront:
+class TlsFront(LoopbackListener):
     """TLS (client certificate required) on 127.0.0.1 in front of a plain TCP port."""
 
     def __init__(self, target_port: int, pki: dict[str, Path]):
@@ -49,31 +51,12 @@ class TlsFront:
         self._context.load_cert_chain(str(pki["server.pem"]), str(pki["server.key"]))
         self._context.load_verify_locations(str(pki["ca.pem"]))
         self._context.verify_mode = ssl.CERT_REQUIRED
-        self._server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._server.bind(("127.0.0.1", 0))
-        self._server.listen(32)
-        self.port = self._server.getsockname()[1]
-        self._closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
     def url(self, path: str = "") -> str:
         return f"https://127.0.0.1:{self.port}{path}"
 
-    def close(self) -> None:
-        self._closed = True
-        with contextlib.suppress(OSError):
-            self._server.close()
-
-    def _accept(self) -> None:
-        while not self._closed:
-            try:
-                client, _address = self._server.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
-
-    def _serve(self, client: socket.socket) -> None:
+    def serve(self, client: socket.socket) -> None:
         try:
             client.settimeout(30)
             secure = self._context.wrap_socket(client, server_side=True)
