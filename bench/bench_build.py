@@ -105,13 +105,13 @@ def _raw_dib(env, spec, dib_env, cache_dir, dest: pathlib.Path, dib_command: str
     run_env["DBAAS_SBOM_INVENTORY"] = str(dest / "sbom-inventory.json")
     run_env["PATH"] = f"{os.path.dirname(dib_command)}:{run_env.get('PATH', '')}:/usr/local/sbin:/usr/sbin:/sbin"
     log = dest / "dib.log"
-    argv = [dib_command, "-o", str(dest / spec["name"]), "-t", ",".join(spec.get("formats") or ["qcow2"])]
-    argv += ["-a", spec.get("arch") or "amd64", "--logfile", str(log)]
-    if spec.get("size"):
-        argv += ["--image-size", str(spec["size"])]
-    if spec.get("packages"):
-        argv += ["-p", ",".join(spec["packages"])]
-    argv += ["--"] + list(spec["elements"])
+    # The argv dib_image would give DIB for this spec.
+    from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.argv import build_argv
+
+    argv = build_argv(dib_command, out_base=str(dest / spec["name"]), formats=spec.get("formats") or ["qcow2"],
+                      elements=list(spec["elements"]), logfile=str(log), size=spec.get("size"),
+                      arch=spec.get("arch") or "amd64", packages=spec.get("packages") or [],
+                      compress=spec.get("compress", True))
     started = time.monotonic()
     proc = subprocess.run(argv, env=run_env, capture_output=True, text=True, check=False)
     elapsed = time.monotonic() - started

@@ -61,6 +61,13 @@ options:
     elements: str
     choices: [qcow2, raw, vhd, vdi, vmdk, qed, tar, tgz, squashfs, aci]
     default: [qcow2]
+  compress:
+    description:
+      - Compress the qcow2 output (DIB's default). V(false) passes C(-u) for a larger file that is written
+        faster (no compression while converting) and read without decompression when a server boots
+        from it. Part of the fingerprint when V(false); no effect on other formats.
+    type: bool
+    default: true
   size:
     description:
       - Image size in GiB (C(--image-size)). Left out, DIB sizes the image to its content.

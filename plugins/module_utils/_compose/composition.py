@@ -65,6 +65,7 @@ TROVE_KEYS = (
     "environment",
     "packages",
     "formats",
+    "compress",
     "size",
     "arch",
     "container_images",
@@ -73,8 +74,8 @@ TROVE_KEYS = (
     "labels",
 )
 # labels: what a build host must carry to build the entry (the build plan reads it; DIB never sees it).
-PLAIN_KEYS = ("name", "elements", "element_paths", "environment", "packages", "formats", "size", "arch", "inputs",
-              "labels")
+PLAIN_KEYS = ("name", "elements", "element_paths", "environment", "packages", "formats", "compress", "size", "arch",
+              "inputs", "labels")
 LAYER_KEYS = (
     "wheelhouse",
     "wheelhouses",
@@ -155,10 +156,29 @@ def _dedupe(items: list[str]) -> list[str]:
     return result
 
 
-def _with_arch(spec: dict[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
+def _with_optional(spec: dict[str, Any], entry: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The entry's optional ``arch`` and ``compress``, when it gives them."""
     if entry.get("arch") not in (None, ""):
         spec["arch"] = str(entry["arch"])
+    if entry.get("compress") is not None:
+        compress = _bool_value(entry["compress"])
+        if compress is None:
+            raise GuestMatrixError(f"{where}: {_COMPRESS_PROBLEM.format(entry['compress'])}")
+        spec["compress"] = compress
     return spec
+
+
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+_COMPRESS_PROBLEM = ("compress: {!r} is not true or false; write compress: false for an uncompressed qcow2"
+                     " (or leave it out: compressed)")
+
+
+def _bool_value(value: Any) -> bool | None:
+    """True/False from a YAML boolean or its text (AWX passes text); None when it is neither."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    return True if text in _TRUE else False if text in _FALSE else None
 
 
 def compose_guest_image(entry: Any, layers: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -276,7 +296,7 @@ def compose_guest_image(entry: Any, layers: Mapping[str, Any] | None = None) -> 
     formats = _str_list(entry.get("formats"), "formats", where) or list(DEFAULT_FORMATS)
     size = _size(entry.get("size"), where)
 
-    return _with_arch(
+    return _with_optional(
         {
             "name": name,
             "elements": _dedupe(elements),
@@ -295,6 +315,7 @@ def compose_guest_image(entry: Any, layers: Mapping[str, Any] | None = None) -> 
             },
         },
         entry,
+        where,
     )
 
 
@@ -313,7 +334,7 @@ def _compose_plain(
     environment.update(_str_dict(entry.get("environment"), "environment", where))
     inputs = dict(base_inputs)
     inputs.update(_str_dict(entry.get("inputs"), "inputs", where))
-    return _with_arch(
+    return _with_optional(
         {
             "name": name,
             "elements": _dedupe(elements + [SBOM_ELEMENT]),
@@ -327,6 +348,7 @@ def _compose_plain(
             "inputs": inputs,
         },
         entry,
+        where,
     )
 
 
@@ -435,6 +457,8 @@ def entry_problems(entry: Any) -> list[str]:
     size = _size_problem(entry.get("size"))
     if size:
         problems.append(size)
+    if entry.get("compress") is not None and _bool_value(entry.get("compress")) is None:
+        problems.append(_COMPRESS_PROBLEM.format(entry.get("compress")))
     return problems
 
 

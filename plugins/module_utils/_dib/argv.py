@@ -47,8 +47,12 @@ def build_argv(
     size: int | None = None,
     arch: str = "amd64",
     packages: list[str] | None = None,
+    compress: bool = True,
 ) -> list[str]:
     argv = [dib_command, "-o", out_base, "-t", ",".join(formats), "-a", arch, "--logfile", logfile]
+    if not compress and "qcow2" in formats:
+        # DIB compresses qcow2 by default; -u leaves it uncompressed.
+        argv.append("-u")
     if size:
         argv += ["--image-size", str(size)]
     if packages:

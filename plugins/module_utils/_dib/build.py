@@ -246,7 +246,7 @@ def _run(
         components = compute_components(
             elements=request.elements, resolved_elements=resolved, environment=request.environment,
             packages=request.packages, formats=request.formats, size=request.size, arch=request.arch,
-            dib_version=version,
+            dib_version=version, compress=request.compress,
             inputs={var: path for var, path in request.inputs.items() if var not in missing_inputs},
         )
         for var in missing_inputs:
@@ -422,6 +422,7 @@ def _build(
     argv = build_argv(
         dib_command, out_base=os.path.join(out_dir, name), formats=request.formats, elements=request.elements,
         logfile=dib_log, size=request.size, arch=request.arch, packages=request.packages,
+        compress=request.compress,
     )
     env = build_environment(
         dib_command=dib_command, element_paths=request.element_paths, environment=request.environment,

@@ -108,9 +108,14 @@ def compute_components(
     arch: str,
     dib_version: str,
     inputs: dict[str, str],
+    compress: bool = True,
 ) -> dict:
-    """Everything that decides the image's content, each part hashed on its own."""
-    return {
+    """Everything that decides the image's content, each part hashed on its own.
+
+    ``compress`` is recorded only when it is off, so the fingerprints of the default (compressed) images stay
+    what they were before the option existed.
+    """
+    components = {
         "elements": list(elements),
         "element_content": {name: tree_sha256(folder) for name, folder in sorted(resolved_elements.items())},
         "environment": recorded_environment(environment),
@@ -121,6 +126,9 @@ def compute_components(
         "dib_version": dib_version,
         "inputs": {var: tree_sha256(path) for var, path in sorted(inputs.items())},
     }
+    if not compress and "qcow2" in formats:
+        components["compress"] = False
+    return components
 
 
 def fingerprint_of(components: dict) -> str:

@@ -28,6 +28,7 @@ def argument_spec() -> dict[str, dict[str, Any]]:
         element_paths=dict(type="list", elements="path", default=[]),
         dest=dict(type="path", required=True),
         formats=dict(type="list", elements="str", default=["qcow2"], choices=sorted(FORMAT_SUFFIX)),
+        compress=dict(type="bool", default=True),
         size=dict(type="int"),
         arch=dict(type="str", default="amd64"),
         environment=dict(type="dict", default={}),
@@ -72,6 +73,7 @@ class DibImageRequest:
     element_paths: list[str]
     dest: str
     formats: list[str]
+    compress: bool
     size: int | None
     arch: str
     environment: dict[str, str]
@@ -96,6 +98,7 @@ class DibImageRequest:
             element_paths=[os.path.abspath(path) for path in params["element_paths"]],
             dest=os.path.abspath(params["dest"]),
             formats=[str(fmt) for fmt in params["formats"]],
+            compress=bool(params.get("compress", True)),
             size=params["size"],
             arch=str(params["arch"]),
             environment={str(key): _environment_value(value) for key, value in params["environment"].items()},

@@ -34,6 +34,7 @@ while [ $# -gt 0 ]; do
     -o) OUT=$2; shift 2;;
     -t) TYPES=$2; shift 2;;
     -a|-p|--image-size) echo "arg $1 $2" >> "$FAKE_DIB_STATE/argv"; shift 2;;
+    -u) echo "arg -u" >> "$FAKE_DIB_STATE/argv"; shift;;
     --logfile) LOG=$2; shift 2;;
     --) shift; ELEMENTS=("$@"); break;;
     *) echo "unexpected $1" >&2; exit 2;;
@@ -124,6 +125,7 @@ def params(dib, dest, mode=None, **over):
         element_paths=[],
         dest=str(dest),
         formats=["qcow2"],
+        compress=True,
         size=None,
         arch="amd64",
         environment=environment,
@@ -197,6 +199,16 @@ def test_build_then_noop_then_rebuild_on_change(dib, tmp_path):
     assert changed["built"] and changed["changed_inputs"] == ["environment.DIB_RELEASE"]
     assert "DIB_RELEASE=trixie\n" in (dib["state"] / "env").read_text()
     assert runs(dib) == 2
+
+
+def test_uncompressed_qcow2_is_its_own_build(dib, tmp_path):
+    dest = tmp_path / "out"
+    dib_build.run(request(dib, dest))
+    assert "arg -u" not in (dib["state"] / "argv").read_text().splitlines()
+    off = dib_build.run(request(dib, dest, compress=False))
+    assert off["built"] and off["changed_inputs"] == ["compress"]
+    assert (dib["state"] / "argv").read_text().splitlines()[-1] == "arg -u"
+    assert not dib_build.run(request(dib, dest, compress=False))["built"]
 
 
 def test_stages_are_measured_and_phases_split_the_dib_step(dib, tmp_path):

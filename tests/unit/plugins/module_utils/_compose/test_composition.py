@@ -260,6 +260,20 @@ def test_arch_is_passed_on_when_set():
     assert "arch" not in composition.compose_guest_image(entry())
 
 
+@pytest.mark.parametrize("given, expected", [(False, False), (True, True), ("false", False), ("yes", True)])
+def test_compress_is_passed_on_when_set(given, expected):
+    assert composition.compose_guest_image({"name": "p", "elements": ["vm"], "compress": given})["compress"] is expected
+    assert composition.compose_guest_image(entry(compress=given))["compress"] is expected
+    assert "compress" not in composition.compose_guest_image(entry())
+
+
+def test_compress_that_is_not_a_boolean_is_refused_naming_the_entry():
+    (line,) = matrix_error([entry(), {"name": "p", "elements": ["vm"], "compress": "fast"}])
+    assert line.startswith("build_guest_images[1] (p): compress: 'fast' is not true or false; ")
+    with pytest.raises(GuestMatrixError, match="compress: 'fast' is not true or false"):
+        composition.compose_guest_image(entry(compress="fast"))
+
+
 def test_plain_entry_typos_and_zero_size_are_refused():
     with pytest.raises(GuestMatrixError, match="unknown keys enviroment"):
         composition.compose_guest_image({"name": "p", "elements": ["vm"], "enviroment": {"A": "1"}})

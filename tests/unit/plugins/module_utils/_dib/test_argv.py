@@ -34,6 +34,16 @@ def test_argv_minimal_has_no_optional_flags():
     assert argv[-2:] == ["--", "e"]
 
 
+def test_uncompressed_qcow2_passes_u_and_compressed_does_not():
+    assert "-u" not in dib_argv.build_argv("dic", out_base="o", formats=["qcow2"], elements=["e"], logfile="l")
+    argv = dib_argv.build_argv("dic", out_base="o", formats=["qcow2", "raw"], elements=["e"], logfile="l",
+                               compress=False)
+    assert argv.index("-u") < argv.index("--")
+    # Only qcow2 is ever compressed by DIB: nothing to pass for other formats.
+    assert "-u" not in dib_argv.build_argv("dic", out_base="o", formats=["raw"], elements=["e"], logfile="l",
+                                           compress=False)
+
+
 def test_environment_is_explicit():
     host = {"PATH": "/usr/bin:/bin", "HOME": "/root", "SECRET_OF_CONTROLLER": "x", "ELEMENTS_PATH": "/stale"}
     env = dib_argv.build_environment(

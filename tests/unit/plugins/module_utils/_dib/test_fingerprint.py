@@ -122,6 +122,18 @@ def test_each_component_changes_fingerprint(tree, tmp_path, change, expected):
     assert fp.changed_components(old, new) == expected
 
 
+def test_compress_off_is_its_own_fingerprint_and_on_keeps_the_old_one(tree, tmp_path):
+    default = base_components(tree, tmp_path)
+    assert base_components(tree, tmp_path, compress=True) == default  # fingerprints made before the option
+    assert "compress" not in default
+    off = base_components(tree, tmp_path, compress=False)
+    assert fp.fingerprint_of(off) != fp.fingerprint_of(default)
+    assert fp.changed_components(default, off) == ["compress"]
+    # Without a qcow2 there is nothing to compress: the same image either way.
+    assert base_components(tree, tmp_path, formats=["raw"], compress=False) == base_components(
+        tree, tmp_path, formats=["raw"])
+
+
 def test_input_content_change_is_named(tree, tmp_path):
     old = base_components(tree, tmp_path)
     (tmp_path / "pkg" / "agent.whl").write_bytes(b"wheel-2")
