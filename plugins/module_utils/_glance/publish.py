@@ -73,6 +73,9 @@ def brief(image: Image) -> dict[str, Any]:
             "created_at": image.get("created_at")}
 
 
+# Seconds one delete of a failed upload's record may wait for Glance's answer before it is tried again.
+CLEANUP_TRY_SECONDS = 30.0
+
 class Publisher:
     """``state=present`` and ``state=absent`` of glance_image; ``run_*`` return the result dict."""
 
@@ -384,9 +387,11 @@ class Publisher:
         cloud = self.request.cloud
         while True:
             try:
-                # One try at a time, each bounded by the patience left: a server that accepts the
-                # connection and never answers must not hold the task for the socket timeout.
-                self.client.delete(image_id, once=True, timeout=max(deadline - time.monotonic(), 1.0))
+                # One try at a time, each bounded by CLEANUP_TRY_SECONDS and the patience left: a server
+                # that accepted the connection and never answers (seen while Glance restarts under load)
+                # must not use up the whole patience on one request; the next try gets a new connection.
+                left = max(deadline - time.monotonic(), 1.0)
+                self.client.delete(image_id, once=True, timeout=min(left, CLEANUP_TRY_SECONDS))
                 return
             except Exception as exc:
                 if not is_transient(exc) or time.monotonic() + delay > deadline:

@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 
+from ansible_collections.dbaas.guest_images.plugins.module_utils._glance import publish
 from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.errors import GlanceError, HttpStatusError
 from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.listing import find_images
 from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.publish import Publisher
@@ -227,6 +228,25 @@ def test_cleanup_waits_for_glance_then_reports_orphan(image_file):
     assert "openstack image delete id-1" in info.value.msg
     assert info.value.details["orphan_id"] == "id-1"
     assert 2 <= sum(1 for c in glance.calls if c[0] == "sleep") <= 6
+
+
+def test_a_cleanup_delete_that_hangs_is_tried_again_on_a_new_request(image_file):
+    """One delete never waits out the whole patience: a server that accepted and never answers gets another try."""
+    glance = FakeGlance(fail_uploads=[ValueError("boom")])
+    timeouts = []
+    original = glance.delete
+
+    def delete(image_id, once=False, timeout=None):
+        timeouts.append(timeout)
+        if len(timeouts) == 1:
+            raise Reset("Request to http://glance/v2/images/id-1 timed out")
+        return original(image_id, once=once, timeout=timeout)
+
+    glance.delete = delete
+    with pytest.raises(ValueError):  # the upload's own failure; the record is deleted on the second try
+        Publisher(glance, params(image_file, timeout=300)).run_present()
+    assert len(timeouts) == 2
+    assert all(t <= publish.CLEANUP_TRY_SECONDS for t in timeouts), timeouts
 
 
 def test_rotation_with_family(image_file, tmp_path):
