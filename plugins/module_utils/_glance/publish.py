@@ -76,6 +76,7 @@ def brief(image: Image) -> dict[str, Any]:
 # Seconds one delete of a failed upload's record may wait for Glance's answer before it is tried again.
 CLEANUP_TRY_SECONDS = 30.0
 
+
 class Publisher:
     """``state=present`` and ``state=absent`` of glance_image; ``run_*`` return the result dict."""
 
