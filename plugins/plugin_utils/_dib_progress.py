@@ -46,6 +46,7 @@ import os
 import secrets
 import shlex
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ansible.module_utils.common.text.converters import to_text
@@ -94,6 +95,28 @@ class PollReply:
     wrapper: str = "unknown"
     ticks: int = 0
     state: dict[str, Any] | None = None
+
+
+@dataclasses.dataclass
+class Job:
+    """A build started under async_wrapper, as the polls see it (see :meth:`ModuleRun.start`)."""
+
+    name: str
+    dest: str
+    jid: str
+    results_file: str
+    job_file: str
+    status_file: str | None
+    beat_file: str | None
+    status_args: dict[str, Any]
+    cleanup_args: dict[str, Any]
+    patience: float
+    deadline: float
+    wait: float
+    overhead: float = 0.0
+    last_phase: str | None = None
+    last_report: float = 0.0
+    dead_polls: int = 0
 
 
 def _job_pattern(jid: str) -> str | None:
@@ -221,6 +244,13 @@ class ModuleRun:
 
     def execute(self, args: dict[str, Any]) -> dict[str, Any]:
         """The module's result for ``args`` (build-host paths already)."""
+        answer = self.answer_first(args)
+        if answer is not None:
+            return answer
+        return _own_changed(self.run_with_progress(args, *self._poll_settings()))
+
+    def answer_first(self, args: dict[str, Any]) -> dict[str, Any] | None:
+        """The result when no polled build is needed (plain run, or the probe's answer); None: DIB must run."""
         connection = self._action._connection
         if self._task.async_val:
             # The task asked for async itself: the task executor polls, as for any module.
@@ -236,13 +266,68 @@ class ModuleRun:
             if not probe.get("changed"):
                 # Nothing to build; a note of an abandoned build is consumed only by a real run.
                 return self._execute(self._module, args) if probe.get("previous_build") else probe
+        return None
+
+    def _poll_settings(self) -> tuple[float, int]:
         interval = float(self._task_vars.get("dib_image_poll_interval", DEFAULT_POLL_INTERVAL))
         misses = int(self._task_vars.get("dib_image_heartbeat_misses", option_default("heartbeat_misses")))
-        result = self.run_with_progress(args, interval, misses)
-        # async_wrapper marks every result changed; the module's own word counts.
-        if "built" in result:
-            result["changed"] = bool(result.get("built"))
-        return result
+        return interval, misses
+
+    def execute_many(
+        self,
+        builds: list[dict[str, Any]],
+        at_once: int = 1,
+        fail_fast: bool = False,
+        for_slot: Callable[[dict[str, Any], int], dict[str, Any]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The results of several builds on this host, in their order; at most ``at_once`` DIB runs at a time.
+
+        Every build is asked first (:meth:`answer_first`), so bad input and unchanged images are
+        answered before any DIB starts. The builds that must run then go, in order, into the first
+        free build slot (1 .. ``at_once``); ``for_slot(args, slot)`` gives a build its slot's options
+        (its own DIB cache). The running jobs are polled in turns, each poll waiting at most the poll
+        interval divided by the number of running jobs, so every job still beats once an interval.
+        With ``fail_fast`` no build starts after one failed (those are answered as not started).
+        """
+        results: list[dict[str, Any] | None] = [self.answer_first(args) for args in builds]
+        queue = [index for index, result in enumerate(results) if result is None]
+        interval, misses = self._poll_settings()
+        free = list(range(1, max(1, at_once) + 1))
+        running: dict[int, tuple[Job, int]] = {}
+        failed_name: str | None = None
+
+        def finish(index: int, result: dict[str, Any], slot: int) -> None:
+            nonlocal failed_name
+            result = _own_changed(result)
+            if at_once > 1:
+                result["slot"] = slot
+            results[index] = result
+            if result.get("failed") and failed_name is None:
+                failed_name = str(builds[index].get("name", "?"))
+
+        while queue or running:
+            while queue and free and not (fail_fast and failed_name):
+                index, slot = queue.pop(0), free.pop(0)
+                args = for_slot(builds[index], slot) if for_slot else builds[index]
+                job = self.start(args, interval, misses)
+                if isinstance(job, dict):
+                    finish(index, job, slot)
+                    free = sorted(free + [slot])
+                else:
+                    running[index] = (job, slot)
+            if fail_fast and failed_name:
+                for index in queue:
+                    results[index] = {"failed": True, "changed": False, "msg": f"dib_image: not started: the build"
+                                      f" of {failed_name} failed first (fail_fast)"}
+                queue = []
+            share = interval / max(1, len(running))
+            for index, (job, slot) in list(running.items()):
+                result = self.poll(job, interval, longest=share)
+                if result is not None:
+                    del running[index]
+                    free = sorted(free + [slot])
+                    finish(index, result, slot)
+        return [result or {} for result in results]
 
     def probe(self, args: dict[str, Any]) -> dict[str, Any]:
         """Run the module in check mode: would it build?"""
@@ -285,6 +370,16 @@ class ModuleRun:
 
     def run_with_progress(self, args: dict[str, Any], interval: float, misses: int = 3) -> dict[str, Any]:
         """Start the module under async_wrapper and poll it, printing progress lines, until it ends."""
+        job = self.start(args, interval, misses)
+        if isinstance(job, dict):
+            return job
+        while True:
+            result = self.poll(job, interval)
+            if result is not None:
+                return result
+
+    def start(self, args: dict[str, Any], interval: float, misses: int = 3) -> Job | dict[str, Any]:
+        """Start the module under async_wrapper: the job to :meth:`poll`, or the result of a start that failed."""
         # async_wrapper kills the module after this; the module's own timeout should act first.
         async_limit = _int_option(args, "timeout") + _int_option(args, "lock_timeout") + ASYNC_MARGIN
         name = args.get("name", "?")
@@ -309,63 +404,72 @@ class ModuleRun:
         # Unexpanded on purpose: async_status expands it in the same environment async_wrapper did.
         async_dir = self._action.get_shell_option("async_dir", default="~/.ansible_async")
         results_file = str(started.get("results_file") or "")
-        job_file = results_file or f"{async_dir.rstrip('/')}/{jid}"
-        last_phase: str | None = None
-        last_report = 0.0
-        dead_polls = 0
         status_args = {"jid": jid, "mode": "status", "_async_dir": async_dir}
-        cleanup_args = dict(status_args, mode="cleanup")
-        deadline = time.monotonic() + async_limit + 120
-        # Wait little at first (the first progress lines come soon), then up to the interval.
-        wait = min(1.0, interval)
-        overhead = 0.0
-        status: dict[str, Any] = {}
-        while True:
-            if self.controller_gone():
-                # Nobody will read a result: stop beating, so the build host stops the build.
-                return {"failed": True, "msg": "dib_image: the ansible-playbook process is gone; the build stops"
-                        " itself once its heartbeat is missed"}
-            if time.monotonic() > deadline:
-                waited = async_limit + 120
-                return {"failed": True, "msg": f"dib_image: no result from the build host after {waited} s (job {jid})"}
-            ticks = poll_ticks(wait, overhead)
-            began = time.monotonic()
-            reply = self._poll(poll_command(job_file, jid, ticks, beat_file, status_file, results_file))
-            took = time.monotonic() - began
-            wait = min(wait * 2, interval)
-            state = reply.state
-            if reply.job != "unknown":
-                # The round trip and the host's own work: the next poll waits that much less. A longer
-                # one counts at once, a shorter one only by halves (a loaded host's jitter).
-                overhead = max(took - reply.ticks * POLL_TICK, overhead / 2)
-            if reply.job != "running":
-                # Ended (or no reply to trust): async_status has the word.
-                status = self._execute("ansible.legacy.async_status", status_args)
-                if status.get("finished") or (status.get("failed") and not status.get("started", True)):
-                    break
-                # It runs on after all: this poll's wait is still owed.
-                time.sleep(max(0.0, ticks * POLL_TICK - took))
-            now = time.time()
-            if state and "started_at" in state and should_report(state, last_phase, last_report, now):
-                display.display(format_line(name, state, now))
-                last_phase, last_report = state.get("phase"), now
-            if reply.job == "running" and reply.wrapper == "gone":
-                # No async_wrapper process is left, yet it recorded no result: the job was killed
-                # (SIGKILL to its process group). Give a late result one more poll to appear.
-                dead_polls += 1
-                if dead_polls >= 2:
-                    self._forget(results_file, cleanup_args, beat_file)
-                    return _died(state, dest, name)
-            else:
-                dead_polls = 0
+        return Job(
+            name=str(name), dest=dest, jid=str(jid), results_file=results_file,
+            job_file=results_file or f"{async_dir.rstrip('/')}/{jid}", status_file=status_file, beat_file=beat_file,
+            status_args=status_args, cleanup_args=dict(status_args, mode="cleanup"),
+            patience=async_limit + 120, deadline=time.monotonic() + async_limit + 120,
+            # Wait little at first (the first progress lines come soon), then up to the interval.
+            wait=min(1.0, interval),
+        )
+
+    def poll(self, job: Job, interval: float, longest: float | None = None) -> dict[str, Any] | None:
+        """One long poll of a started job, waiting at most ``longest`` seconds (default: the interval).
+
+        Prints a progress line when due; answers None while the job runs, else the module's result.
+        """
+        if self.controller_gone():
+            # Nobody will read a result: stop beating, so the build host stops the build.
+            return {"failed": True, "msg": "dib_image: the ansible-playbook process is gone; the build stops"
+                    " itself once its heartbeat is missed"}
+        if time.monotonic() > job.deadline:
+            return {"failed": True, "msg": f"dib_image: no result from the build host after {job.patience} s"
+                    f" (job {job.jid})"}
+        ticks = poll_ticks(min(job.wait, interval if longest is None else longest), job.overhead)
+        began = time.monotonic()
+        reply = self._poll(poll_command(job.job_file, job.jid, ticks, job.beat_file, job.status_file,
+                                        job.results_file))
+        took = time.monotonic() - began
+        job.wait = min(job.wait * 2, interval)
+        state = reply.state
+        if reply.job != "unknown":
+            # The round trip and the host's own work: the next poll waits that much less. A longer
+            # one counts at once, a shorter one only by halves (a loaded host's jitter).
+            job.overhead = max(took - reply.ticks * POLL_TICK, job.overhead / 2)
+        if reply.job != "running":
+            # Ended (or no reply to trust): async_status has the word.
+            status = self._execute("ansible.legacy.async_status", job.status_args)
+            if status.get("finished") or (status.get("failed") and not status.get("started", True)):
+                return self._collect(job, reply, status)
+            # It runs on after all: this poll's wait is still owed.
+            time.sleep(max(0.0, ticks * POLL_TICK - took))
+        now = time.time()
+        if state and "started_at" in state and should_report(state, job.last_phase, job.last_report, now):
+            display.display(format_line(job.name, state, now))
+            job.last_phase, job.last_report = state.get("phase"), now
+        if reply.job == "running" and reply.wrapper == "gone":
+            # No async_wrapper process is left, yet it recorded no result: the job was killed
+            # (SIGKILL to its process group). Give a late result one more poll to appear.
+            job.dead_polls += 1
+            if job.dead_polls >= 2:
+                self._forget(job.results_file, job.cleanup_args, job.beat_file)
+                return _died(state, job.dest, job.name)
+        else:
+            job.dead_polls = 0
+        return None
+
+    def _collect(self, job: Job, reply: PollReply, status: dict[str, Any]) -> dict[str, Any]:
+        """The result of an ended job; what is left of it on the build host removed."""
         missing = bool(status.get("failed")) and (
             not status.get("started", True) or status.get("msg") == "could not find job" or reply.job == "missing")
         # The poll that saw the end removed the heartbeat already.
-        self._forget(results_file, None if missing else cleanup_args, None if reply.job == "finished" else beat_file)
-        if missing and status_file:
+        self._forget(job.results_file, None if missing else job.cleanup_args,
+                     None if reply.job == "finished" else job.beat_file)
+        if missing and job.status_file:
             # No job any more: a build that stopped itself because this controller was silent for too
             # long discards its async result; its note says what happened.
-            note = self._read_note(note_path(dest, name))
+            note = self._read_note(note_path(job.dest, job.name))
             if note:
                 return {"failed": True, "msg": f"dib_image: {note['summary']}: {note.get('detail')}",
                         "previous_build": note, "abandoned": True}
@@ -373,7 +477,7 @@ class ModuleRun:
         if _killed_under_its_wrapper(result):
             # The module's process group was killed but async_wrapper lived on and recorded the
             # module's empty output: the same event as a wrapper killed with it.
-            return _died(self._read_progress(status_file) if status_file else None, dest, name)
+            return _died(self._read_progress(job.status_file) if job.status_file else None, job.dest, job.name)
         return result
 
     def _read_note(self, path: str) -> dict[str, Any] | None:
@@ -388,6 +492,13 @@ class ModuleRun:
             return None
         note["summary"] = summary(note)
         return note
+
+
+def _own_changed(result: dict[str, Any]) -> dict[str, Any]:
+    """async_wrapper marks every result changed; the module's own word counts."""
+    if "built" in result:
+        result["changed"] = bool(result.get("built"))
+    return result
 
 
 def _killed_under_its_wrapper(result: dict[str, Any]) -> bool:

@@ -59,16 +59,20 @@ class Fleet:
         return pathlib.Path(self.hosts.hosts[host].home) / OUTPUT
 
     def run(self, names: list[str], images: list[dict], group: str = "build_hosts", playbook: str | None = None,
-            extra: dict | None = None, check: bool = False, env: dict | None = None):
-        proc = self.start(names, images, group=group, playbook=playbook, extra=extra, check=check, env=env)
+            extra: dict | None = None, check: bool = False, env: dict | None = None, host_vars: dict | None = None):
+        proc = self.start(names, images, group=group, playbook=playbook, extra=extra, check=check, env=env,
+                          host_vars=host_vars)
         output = proc.communicate(timeout=3600)[0]
         return self.finish(proc, output)
 
     def start(self, names: list[str], images: list[dict], group: str = "build_hosts", playbook: str | None = None,
-              extra: dict | None = None, check: bool = False, env: dict | None = None) -> subprocess.Popen:
+              extra: dict | None = None, check: bool = False, env: dict | None = None,
+              host_vars: dict | None = None) -> subprocess.Popen:
         """Start the playbook on the chosen hosts; ``finish`` reads its report."""
         inventory = self.folder / f"inventory-{group}-{'-'.join(names)}.yml"
-        inventory.write_text(yaml.safe_dump(self.hosts.inventory(group, names, extra=self._interpreters(names))))
+        own = {name: dict(values, **(host_vars or {}).get(name, {}))
+               for name, values in self._interpreters(names).items()}
+        inventory.write_text(yaml.safe_dump(self.hosts.inventory(group, names, extra=own)))
         extra_vars = {"build_guest_images": images, "build_guest_output_dir": OUTPUT,
                       "build_guest_report_dir": str(self.report_dir), "build_guest_host_group": group,
                       **(extra or {})}
@@ -456,3 +460,30 @@ def test_g_a_host_lost_mid_build_is_reported_unreachable_and_its_build_stops(fle
     while subprocess.run(["pgrep", "-f", "01-fleet-slow"], capture_output=True, check=False).returncode == 0:
         assert time.monotonic() < deadline, "the element's process outlived the stopped build by 60 s"
         time.sleep(1)
+
+
+def test_h_two_builds_at_once_on_one_host_each_with_its_own_cache(fleet):
+    """build_guest_builds_per_host 2 (a host variable): two real DIB builds side by side on b1."""
+    names = ["fleet-p1", "fleet-p2"]
+    rc, output, report = fleet.run(["b1"], [entry(name) for name in names],
+                                   host_vars={"b1": {"build_guest_builds_per_host": 2}})
+    assert rc == 0, output[-6000:]
+    by_name = rows(report)
+    assert {name: (by_name[name]["status"], by_name[name]["build_host"]) for name in names} == dict.fromkeys(
+        names, ("built", "b1")), report
+    assert sorted(by_name[name]["build_slot"] for name in names) == [1, 2]
+    home = pathlib.Path(fleet.hosts.hosts["b1"].home)
+    caches = {by_name[name]["build_slot"]: by_name[name]["cache_dir"] for name in names}
+    assert caches[2] == caches[1] + "-slot2", caches
+    # Each slot's own cache got its own debootstrap base (no apt lock shared between the two builds).
+    slot2 = home / ".cache" / "image-create-slot2"
+    assert list(slot2.glob("debootstrap-*.tar.gz")), sorted(p.name for p in slot2.iterdir())
+    # The two DIB runs overlapped in time, and each printed its progress.
+    held = records(fleet, "b1")
+    (s1, e1), (s2, e2) = [(held[name]["built_at_epoch"] - held[name]["duration"], held[name]["built_at_epoch"])
+                          for name in names]
+    assert s1 < e2 and s2 < e1, (s1, e1, s2, e2)
+    for name in names:
+        assert f"[dib_image {name}] started on b1" in output
+    markdown = (fleet.report_dir / "build-report.md").read_text()
+    assert any(f"| {name} | b1 (slot 2) | built |" in markdown for name in names), markdown

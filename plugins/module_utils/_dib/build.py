@@ -85,7 +85,7 @@ from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.progress i
     new_state,
     progress_path,
 )
-from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.request import DibImageRequest
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.request import DEFAULT_CACHE_DIR, DibImageRequest
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.stages import (
     DIB,
     FINGERPRINT,
@@ -176,7 +176,7 @@ def _validate(request: DibImageRequest, check_mode: bool) -> tuple[str, list[str
 def cache_dir_for(cache_dir: str | None, environment: dict[str, str]) -> str:
     """The DIB image cache a build uses (DIB's own default when none is given); created when missing."""
     path = cache_dir or environment.get("DIB_IMAGE_CACHE")
-    path = os.path.abspath(os.path.expanduser(path or "~/.cache/image-create"))
+    path = os.path.abspath(os.path.expanduser(path or DEFAULT_CACHE_DIR))
     os.makedirs(path, exist_ok=True)
     return path
 

@@ -46,6 +46,19 @@ def argument_spec() -> dict[str, dict[str, Any]]:
     )
 
 
+# DIB's own image cache when neither cache_dir nor DIB_IMAGE_CACHE names one.
+DEFAULT_CACHE_DIR = "~/.cache/image-create"
+
+
+def slot_cache_dir(cache_dir: str | None, environment: Mapping[str, Any] | None, slot: int) -> str:
+    """The image cache of build slot ``slot`` (1 ..) of a host: slot 1 the build's own, slot N ``<that>-slotN``.
+
+    Builds that share a cache run one after another (its lock); side by side each slot needs its own.
+    """
+    base = str(cache_dir or (environment or {}).get("DIB_IMAGE_CACHE") or DEFAULT_CACHE_DIR).rstrip("/")
+    return base if slot <= 1 else f"{base}-slot{slot}"
+
+
 def option_default(option: str) -> Any:
     """The default of one option, as the argument spec declares it."""
     return argument_spec()[option].get("default")

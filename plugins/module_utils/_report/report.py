@@ -120,6 +120,10 @@ def report_row(
     phases = _seconds_map(result.get("phases"))
     if phases:
         row["phases"] = phases
+    if isinstance(result.get("slot"), int):
+        # One of several builds at once on its host (dib_images): the slot, and the DIB cache of that slot.
+        row["build_slot"] = result["slot"]
+        row["cache_dir"] = result.get("cache_dir")
     sbom = result.get("sbom")
     if isinstance(sbom, dict) and sbom.get("path"):
         row["sbom"] = {key: sbom.get(key) for key in ("path", "sha256", "summary", "changes")}
@@ -130,6 +134,12 @@ def report_row(
     if isinstance(previous, Mapping) and previous.get("summary"):
         row["previous"] = str(previous["summary"])
     return row
+
+
+def _host_cell(row: Mapping[str, Any]) -> Any:
+    """The build host, with the build slot when the host ran several builds at once."""
+    slot = row.get("build_slot")
+    return f"{row.get('build_host')} (slot {slot})" if isinstance(slot, int) else row.get("build_host")
 
 
 def _number(value: object) -> float | None:
@@ -352,7 +362,7 @@ def _stage_lines(rows: list[Mapping[str, Any]]) -> list[str]:
              "|---|---|" + "---|" * len(columns) + "---|"]
     for row in timed:
         stages = row.get("stages") or {}
-        cells = [row.get("name"), row.get("build_host")] + [_duration(stages.get(stage)) for stage in columns]
+        cells = [row.get("name"), _host_cell(row)] + [_duration(stages.get(stage)) for stage in columns]
         cells.append(_phases_text(row.get("phases")))
         lines.append("| " + " | ".join(_cell(value) for value in cells) + " |")
     return lines
@@ -386,7 +396,7 @@ def render_markdown(document: Mapping[str, Any]) -> str:
                     _cell(value)
                     for value in (
                         row.get("name"),
-                        row.get("build_host"),
+                        _host_cell(row),
                         row.get("status"),
                         reason,
                         fingerprint[:16],

@@ -39,12 +39,13 @@ def test_tasks_read_only_declared_or_private_role_variables():
     assert used - set(spec) - outputs == set(), "undeclared inputs"
 
 
-def run_role(tmp_path, spec, dib):
+def run_role(tmp_path, spec, dib, **more):
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     play = tmp_path / "site.yml"
     variables = {
-        "build_image_spec": spec,
+        **({"build_image_spec": spec} if spec else {}),
+        **more,
         "build_image_dest": str(tmp_path / "out"),
         "build_image_dib_command": dib["command"],
         "build_image_dib_environment": {"FAKE_DIB_STATE": str(dib["state"])},
@@ -95,3 +96,28 @@ def test_size_left_out_builds_at_the_default_size(tmp_path):
     assert rows[0]["status"] == "built", rows
     argv = dib["state"] / "argv"
     assert "--image-size" not in (argv.read_text() if argv.exists() else "")
+
+
+def test_several_images_two_at_once_each_in_its_slot(tmp_path):
+    dib = fake.make_fake_dib(tmp_path)
+    slow = {"DIB_RELEASE": "bookworm", "FAKE_DIB_STEP": "0.3"}
+    specs = [{"name": name, "elements": ["fake-os"], "environment": slow} for name in ("a", "b", "c")]
+    proc, rows = run_role(tmp_path, None, dib, build_image_specs=specs, build_image_builds_at_once=2,
+                          build_image_cache_dir=str(tmp_path / "cache"))
+    assert proc.returncode == 0, proc.stdout
+    assert [(row["name"], row["status"]) for row in rows] == [("a", "built"), ("b", "built"), ("c", "built")]
+    assert {rows[0]["build_slot"], rows[1]["build_slot"]} == {1, 2}
+    assert {row["cache_dir"] for row in rows} == {str(tmp_path / "cache"), str(tmp_path / "cache") + "-slot2"}
+    starts = {line.split()[1]: float(line.split()[2])
+              for line in (dib["state"] / "spans").read_text().splitlines() if line.startswith("start")}
+    ends = {line.split()[1]: float(line.split()[2])
+            for line in (dib["state"] / "spans").read_text().splitlines() if line.startswith("end")}
+    assert starts["b"] < ends["a"] and starts["a"] < ends["b"], (starts, ends)
+
+
+def test_neither_spec_nor_specs_is_refused(tmp_path):
+    dib = fake.make_fake_dib(tmp_path)
+    proc, rows = run_role(tmp_path, None, dib)
+    assert proc.returncode != 0
+    assert "give build_image_spec (one image" in proc.stdout
+    assert fake.runs(dib) == 0

@@ -41,6 +41,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 echo run >> "$FAKE_DIB_STATE/runs"
+# When each run started and ended, and with which image cache (builds side by side).
+echo "start ${OUT##*/} $(date +%s.%N) ${DIB_IMAGE_CACHE:-}" >> "$FAKE_DIB_STATE/spans"
+trap 'echo "end ${OUT##*/} $(date +%s.%N)" >> "$FAKE_DIB_STATE/spans"' EXIT
 env > "$FAKE_DIB_STATE/env"
 echo $$ > "$FAKE_DIB_STATE/pid"
 log() { echo "$(date '+%Y-%m-%d %H:%M:%S.000') | $*" >> "$LOG"; sleep "${FAKE_DIB_STEP:-0}"; }
