@@ -2,12 +2,14 @@
 """Controller side of ``dbaas.guest_images.dib_images``: several dib_image builds on one host, some at once.
 
 Every build is checked on the controller first (:mod:`module_utils._dib.batch`);
-then each build's files are shipped and it is run as a ``dib_image`` job by
-:meth:`plugin_utils._dib_progress.ModuleRun.execute_many`: asked first
-(unchanged images and bad input answered at once), then started into a free
-build slot, each slot with its own DIB image cache, and polled in turns with
-progress lines and heartbeats. The module of the same name is not run: it is
-the one-after-another way for a run without this plugin.
+then each build's files are shipped, and
+:meth:`plugin_utils._dib_progress.ModuleRun.execute_many` asks all builds in
+one check-mode run of the module of the same name (unchanged images and bad
+input answered at once), and runs each build that must run as a ``dib_image``
+job, started into a free build slot, each slot with its own DIB image cache,
+polled in turns with progress lines and heartbeats. Run for real (not in
+check mode), the module of the same name is the one-after-another way for a
+run without this plugin.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ansible_collections.dbaas.guest_images.plugins.plugin_utils._dib_progress i
 from ansible_collections.dbaas.guest_images.plugins.plugin_utils._dib_staging import Stager
 
 MODULE = "dbaas.guest_images.dib_image"
+BATCH_MODULE = "dbaas.guest_images.dib_images"
 _OPTIONS = ("builds", "builds_at_once", "fail_fast")
 
 
@@ -69,10 +72,14 @@ class ActionModule(ActionBase):
         except AnsibleError as exc:
             return dict(result, failed=True, msg=f"dib_images: builds[{index}] ({args.get('name')}): {exc}")
 
-        results = ModuleRun(self, MODULE, task_vars).execute_many(
-            wanted, at_once, fail_fast, for_slot=for_slot if at_once > 1 else None)
+        runner = ModuleRun(self, MODULE, task_vars)
+        # Every build asked in one run of the module of this name, then the builds that must run as dib_image jobs.
+        results = runner.execute_many(wanted, at_once, fail_fast, for_slot=for_slot if at_once > 1 else None,
+                                      batch_module=BATCH_MODULE)
+        warnings = list(runner.warnings)
         for args, build_result, seconds in zip(wanted, results, shipped, strict=True):
             build_result["name"] = args.get("name")
+            warnings.extend(f"{args.get('name')}: {warning}" for warning in build_result.pop("warnings", None) or [])
             if "slot" in build_result:
                 build_result["cache_dir"] = for_slot(args, build_result["slot"])["cache_dir"]
             if seconds is not None and isinstance(build_result.get("stages"), dict):
@@ -81,4 +88,6 @@ class ActionModule(ActionBase):
             # One result per build; the task's own fields speak for the whole task.
             build_result.pop("invocation", None)
         self._remove_tmp_path(self._connection._shell.tmpdir)
+        if warnings:
+            result["warnings"] = warnings
         return dict(result, changed=any(item.get("changed") for item in results), results=results)

@@ -231,6 +231,8 @@ class ModuleRun:
         self._task_vars = task_vars
         # The worker's parent is the ansible-playbook process; when it dies the worker is re-parented.
         self._controller = os.getppid()
+        # Warnings of module runs whose results are not handed back as they are (the probes of ask_all).
+        self.warnings: list[str] = []
 
     def controller_gone(self) -> bool:
         """True once the ansible-playbook process that started this worker is gone."""
@@ -268,6 +270,38 @@ class ModuleRun:
                 return self._execute(self._module, args) if probe.get("previous_build") else probe
         return None
 
+    def ask_all(self, builds: list[dict[str, Any]], batch_module: str | None = None) -> list[dict[str, Any] | None]:
+        """:meth:`answer_first` for every build; with ``batch_module`` the probes are ONE check-mode run of it.
+
+        One module run on the build host instead of one per image: a no-op rerun of a large matrix
+        costs about what one image costs. Its warnings are kept in :attr:`warnings`.
+        """
+        connection = self._action._connection
+        if not batch_module or self._task.async_val or connection.has_native_async:
+            return [self.answer_first(args) for args in builds]
+        check_mode = self._task.check_mode
+        asked = [index for index, args in enumerate(builds) if check_mode or not args.get("force")]
+        answers: list[dict[str, Any] | None] = [None] * len(builds)
+        if not asked:
+            return answers
+        self._task.check_mode = True
+        try:
+            probe = self._execute(batch_module, {"builds": [builds[index] for index in asked]})
+        finally:
+            self._task.check_mode = check_mode
+        found = probe.get("results")
+        if probe.get("failed") or not isinstance(found, list) or len(found) != len(asked):
+            # Refused as a whole (the controller checked the same options): each build says why on its own.
+            return [self.answer_first(args) for args in builds]
+        self.warnings.extend(str(warning) for warning in probe.get("warnings") or [])
+        for index, result in zip(asked, found, strict=True):
+            if check_mode or result.get("failed"):
+                answers[index] = result
+            elif not result.get("changed"):
+                # Nothing to build; a note of an abandoned build is consumed only by a real run.
+                answers[index] = self._execute(self._module, builds[index]) if result.get("previous_build") else result
+        return answers
+
     def _poll_settings(self) -> tuple[float, int]:
         interval = float(self._task_vars.get("dib_image_poll_interval", DEFAULT_POLL_INTERVAL))
         misses = int(self._task_vars.get("dib_image_heartbeat_misses", option_default("heartbeat_misses")))
@@ -279,6 +313,7 @@ class ModuleRun:
         at_once: int = 1,
         fail_fast: bool = False,
         for_slot: Callable[[dict[str, Any], int], dict[str, Any]] | None = None,
+        batch_module: str | None = None,
     ) -> list[dict[str, Any]]:
         """The results of several builds on this host, in their order; at most ``at_once`` DIB runs at a time.
 
@@ -288,8 +323,9 @@ class ModuleRun:
         (its own DIB cache). The running jobs are polled in turns, each poll waiting at most the poll
         interval divided by the number of running jobs, so every job still beats once an interval.
         With ``fail_fast`` no build starts after one failed (those are answered as not started).
+        ``batch_module`` (``dib_images``) asks all builds in one module run (:meth:`ask_all`).
         """
-        results: list[dict[str, Any] | None] = [self.answer_first(args) for args in builds]
+        results = self.ask_all(builds, batch_module)
         queue = [index for index, result in enumerate(results) if result is None]
         interval, misses = self._poll_settings()
         free = list(range(1, max(1, at_once) + 1))

@@ -91,8 +91,12 @@ def test_two_at_once_each_slot_with_its_own_cache_and_a_failure_kept_to_its_buil
     assert not os.listdir(tmp_path / "home" / ".ansible_async")
 
     # Again: nothing runs, every build answered by its fingerprint; no slots.
-    again = single.run_playbook(tmp_path, path, "-e", "dib_image_poll_interval=0.5")
+    again = single.run_playbook(tmp_path, path, "-e", "dib_image_poll_interval=0.5", "-vvv")
     assert again.returncode == 0, again.stdout
+    # All four asked in ONE module run on the host; only "bad" then ran (as a dib_image job).
+    puts = [line for line in again.stdout.splitlines() if " PUT " in line and "AnsiballZ_" in line]
+    assert sum("AnsiballZ_dib_images.py" in line for line in puts) == 1, puts
+    assert sum("AnsiballZ_dib_image.py" in line for line in puts) == 1, puts
     result = json.loads(saved.read_text())
     by_name = {item["name"]: item for item in result["results"]}
     assert not any(by_name[name]["built"] for name in ("one", "two", "three"))
