@@ -20,9 +20,9 @@ from typing import Any
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.batch import BatchError, check_builds
+from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.batch import BatchError, check_builds, task_diff
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.request import slot_cache_dir
-from ansible_collections.dbaas.guest_images.plugins.plugin_utils._dib_progress import ModuleRun
+from ansible_collections.dbaas.guest_images.plugins.plugin_utils._dib_progress import ModuleRun, warning_text
 from ansible_collections.dbaas.guest_images.plugins.plugin_utils._dib_staging import Stager
 
 MODULE = "dbaas.guest_images.dib_image"
@@ -79,7 +79,7 @@ class ActionModule(ActionBase):
         warnings = list(runner.warnings)
         for args, build_result, seconds in zip(wanted, results, shipped, strict=True):
             build_result["name"] = args.get("name")
-            warnings.extend(f"{args.get('name')}: {warning}" for warning in build_result.pop("warnings", None) or [])
+            warnings.extend(f"{args.get('name')}: {warning_text(warning)}" for warning in build_result.pop("warnings", None) or [])
             if "slot" in build_result:
                 build_result["cache_dir"] = for_slot(args, build_result["slot"])["cache_dir"]
             if seconds is not None and isinstance(build_result.get("stages"), dict):
@@ -90,4 +90,8 @@ class ActionModule(ActionBase):
         self._remove_tmp_path(self._connection._shell.tmpdir)
         if warnings:
             result["warnings"] = warnings
+        diffs = task_diff(results)
+        if diffs:
+            # Ansible shows a task's diff, not the ones in its results.
+            result["diff"] = diffs
         return dict(result, changed=any(item.get("changed") for item in results), results=results)

@@ -108,6 +108,7 @@ from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.batch impo
     BatchError,
     argument_spec,
     check_builds,
+    task_diff,
 )
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.build import BuildError, run  # noqa: E402
 from ansible_collections.dbaas.guest_images.plugins.module_utils._dib.request import DibImageRequest  # noqa: E402
@@ -135,7 +136,9 @@ def main():
         for warning in result.pop("warnings", []):
             module.warn(f"{name}: {warning}")
         results.append(dict(result, name=name))
-    module.exit_json(changed=any(result.get("changed") for result in results), results=results)
+    diffs = task_diff(results) if module._diff else []
+    module.exit_json(changed=any(result.get("changed") for result in results), results=results,
+                     **({"diff": diffs} if diffs else {}))
 
 
 if __name__ == "__main__":

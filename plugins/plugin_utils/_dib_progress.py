@@ -216,6 +216,12 @@ def should_report(state: dict[str, Any], last_phase: str | None, last_report: fl
     return state.get("phase") != last_phase or now - last_report >= REPORT_EVERY
 
 
+def warning_text(warning: Any) -> str:
+    """The message of a module's warning: newer ansible-core hands them over as summaries of an event."""
+    message = getattr(getattr(warning, "event", None), "msg", None)
+    return message if isinstance(message, str) else str(warning)
+
+
 def _int_option(args: dict[str, Any], option: str) -> int:
     value = args.get(option)
     return int(option_default(option) if value in (None, "") else value)
@@ -293,7 +299,7 @@ class ModuleRun:
         if probe.get("failed") or not isinstance(found, list) or len(found) != len(asked):
             # Refused as a whole (the controller checked the same options): each build says why on its own.
             return [self.answer_first(args) for args in builds]
-        self.warnings.extend(str(warning) for warning in probe.get("warnings") or [])
+        self.warnings.extend(warning_text(warning) for warning in probe.get("warnings") or [])
         for index, result in zip(asked, found, strict=True):
             if check_mode or result.get("failed"):
                 answers[index] = result

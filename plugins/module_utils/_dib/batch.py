@@ -82,6 +82,21 @@ def check_builds(builds: Sequence[Any], at_once: Any = 1) -> list[dict[str, Any]
     return checked
 
 
+def task_diff(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The diffs of the builds, one per changed image and headed by its name, for the whole task's ``diff``.
+
+    Ansible shows the ``diff`` of a task, not the ones inside its ``results``.
+    """
+    diffs = []
+    for result in results:
+        diff = result.get("diff")
+        if isinstance(diff, Mapping) and (diff.get("before") or diff.get("after")):
+            name = result.get("name")
+            before = f"{name} (last build)" if diff.get("before") else f"{name} (no earlier build)"
+            diffs.append(dict({"before_header": before, "after_header": f"{name} (this run)"}, **diff))
+    return diffs
+
+
 # The keys of a composed image (the compose stage's option set) that are dib_image options of the image itself;
 # the build host's settings (dest, cache, command, timeouts) come from the caller.
 IMAGE_OPTIONS = ("name", "elements", "element_paths", "formats", "compress", "size", "arch", "environment", "packages",

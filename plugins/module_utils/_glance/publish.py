@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ansible_collections.dbaas.guest_images.plugins.module_utils._common.hashing import file_digest
+from ansible_collections.dbaas.guest_images.plugins.module_utils._common.processes import process_alive
 from ansible_collections.dbaas.guest_images.plugins.module_utils._glance.data import (
     HashCache,
     HashingReader,
@@ -55,17 +56,6 @@ if TYPE_CHECKING:
     # Image ids, and the tag sets whose newest active image is in use (Trove's ``ImagesInUse`` fits).
     ImagesToSpare = tuple[Iterable[str], Iterable[Iterable[str]]]
     SpareLookup = Callable[[], "ImagesToSpare | None"]
-
-
-def process_alive(pid: int) -> bool:
-    """Whether process ``pid`` of this host still runs."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def brief(image: Image) -> dict[str, Any]:

@@ -147,3 +147,24 @@ def test_check_mode_asks_every_build_and_runs_none(tmp_path):
     results = json.loads(saved.read_text())["results"]
     assert [item["changed"] for item in results] == [True, True]
     assert fake.runs(dib) == 0
+
+
+def test_check_diff_shows_each_changed_build_and_its_warnings_as_text(tmp_path):
+    dib = fake.make_fake_dib(tmp_path)
+    dest = tmp_path / "out"
+    first = single.run_playbook(tmp_path, single.playbook(tmp_path, task([build(dib, dest, "a")], 1)))
+    assert first.returncode == 0, first.stdout
+    missing = tmp_path / "made-later"
+    builds = [build(dib, dest, "a", environment={"DIB_RELEASE": "trixie"}),
+              build(dib, dest, "b", inputs={"WHEELS": str(missing)})]
+    proc = single.run_playbook(tmp_path, single.playbook(tmp_path, task(builds, 2)), "--check", "--diff")
+    assert proc.returncode == 0, proc.stdout
+    # The task's own diff, one per changed image, headed by the image.
+    assert "--- before: a (last build)" in proc.stdout and "+++ after: a (this run)" in proc.stdout, proc.stdout
+    assert "--- before: b (no earlier build)" in proc.stdout, proc.stdout
+    assert '"DIB_RELEASE": "bookworm"' in proc.stdout and '"DIB_RELEASE": "trixie"' in proc.stdout, proc.stdout
+    # A build's warning reaches the user as its message, prefixed with its image.
+    assert f"b: inputs: 'WHEELS' points at '{missing}', which does not exist yet" in proc.stdout.replace("\n", " "), \
+        proc.stdout
+    assert "WarningSummary" not in proc.stdout
+    assert fake.runs(dib) == 1

@@ -21,9 +21,9 @@ fake = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fake)
 
 
-def run_module(tmp_path, args, check_mode=False):
+def run_module(tmp_path, args, check_mode=False, diff=False):
     path = tmp_path / "args.json"
-    path.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check_mode)}))
+    path.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)}))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     proc = subprocess.run([sys.executable, dib_images.__file__, str(path)], env=env, capture_output=True, text=True,
                           timeout=120, check=False)
@@ -50,6 +50,20 @@ def test_without_the_action_plugin_the_builds_run_one_after_another(tmp_path):
 
     again = run_module(tmp_path, {"builds": [build(dib, dest, "a")], "builds_at_once": 1}, check_mode=True)
     assert again["changed"] is False and again["results"][0]["built"] is False
+
+
+def test_diff_mode_gives_the_task_one_diff_per_changed_build(tmp_path):
+    dib = fake.make_fake_dib(tmp_path)
+    dest = tmp_path / "out"
+    run_module(tmp_path, {"builds": [build(dib, dest, "a")]})
+    changed = build(dib, dest, "a", environment={"DIB_RELEASE": "trixie"})
+    result = run_module(tmp_path, {"builds": [changed, build(dib, dest, "b")]}, check_mode=True, diff=True)
+    assert [(d["before_header"], d["after_header"]) for d in result["diff"]] == [
+        ("a (last build)", "a (this run)"), ("b (no earlier build)", "b (this run)")]
+    assert result["diff"][0]["before"]["environment"]["DIB_RELEASE"] == "bookworm"
+    assert result["diff"][0]["after"]["environment"]["DIB_RELEASE"] == "trixie"
+    unchanged = run_module(tmp_path, {"builds": [build(dib, dest, "a")]}, check_mode=True, diff=True)
+    assert "diff" not in unchanged
 
 
 def test_fail_fast_without_the_action_plugin(tmp_path):
