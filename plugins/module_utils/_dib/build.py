@@ -104,6 +104,8 @@ from ansible_collections.dbaas.guest_images.plugins.module_utils._sbom.inventory
 
 # What check mode records for an input that does not exist yet (never a sha256).
 MISSING_INPUT = "(does not exist yet)"
+# What check mode records as DIB's version when DIB is not installed yet.
+DIB_NOT_INSTALLED = "(not installed yet)"
 
 
 class BuildError(Exception):
@@ -148,14 +150,24 @@ def _hook_element(hook: str | None, resolved: dict[str, str]) -> str | None:
 
 # --- the run ----------------------------------------------------------------
 
-def _validate(request: DibImageRequest, check_mode: bool) -> tuple[str, list[str], list[str]]:
+def _validate(request: DibImageRequest, check_mode: bool) -> tuple[str | None, list[str], list[str], str | None]:
+    """``(dib_command, element search path, inputs missing, why DIB is missing)``; the last two only in check mode."""
     validate.check_name(request.name)
     validate.check_formats(request.formats)
     validate.check_numbers(request.size, request.timeout, request.lock_timeout, request.max_age)
     validate.check_environment(request.environment)
     missing_inputs = validate.check_inputs(request.inputs, request.environment, check_mode)
     validate.check_element_paths(request.element_paths)
-    dib_command = validate.find_dib_command(request.dib_command)
+    if check_mode and os.path.isdir(request.dest):
+        validate.check_dest_writable(request.dest)
+    try:
+        dib_command = validate.find_dib_command(request.dib_command)
+    except validate.InvalidOption as exc:
+        if not check_mode:
+            raise
+        # Check mode predicts the whole playbook, whose prepare stage (the build_host role) installs DIB
+        # before this task: the image would build, with what DIB brings (its version, its elements) unknown.
+        return None, list(request.element_paths), missing_inputs, str(exc)
     dib_elements = dib_elements_dir(dib_command)
     if not dib_elements:
         raise validate.InvalidOption(
@@ -165,12 +177,9 @@ def _validate(request: DibImageRequest, check_mode: bool) -> tuple[str, list[str
         )
     search = list(request.element_paths) + [dib_elements]
     validate.check_elements(request.elements, search)
-    if check_mode:
-        if os.path.isdir(request.dest):
-            validate.check_dest_writable(request.dest)
-    else:
+    if not check_mode:
         validate.ensure_dest(request.dest)
-    return dib_command, search, missing_inputs
+    return dib_command, search, missing_inputs, None
 
 
 def cache_dir_for(cache_dir: str | None, environment: dict[str, str]) -> str:
@@ -199,9 +208,10 @@ def run(request: DibImageRequest, check_mode: bool = False, diff_mode: bool = Fa
 def _timed_run(request: DibImageRequest, check_mode: bool, diff_mode: bool, clock: StageClock) -> dict[str, Any]:
     try:
         with clock.measure(VALIDATE):
-            dib_command, search, missing_inputs = _validate(request, check_mode)
+            dib_command, search, missing_inputs, dib_missing = _validate(request, check_mode)
             try:
-                resolved = resolve_elements(with_dib_defaults(request.elements, request.arch), search)
+                resolved = {} if dib_missing else resolve_elements(with_dib_defaults(request.elements, request.arch),
+                                                                   search)
             except ElementError as exc:
                 raise validate.InvalidOption("elements", str(exc)) from exc
     except validate.InvalidOption as exc:
@@ -212,7 +222,8 @@ def _timed_run(request: DibImageRequest, check_mode: bool, diff_mode: bool, cloc
                           request.heartbeat_misses)
     try:
         heartbeat.start()
-        result = _run(request, check_mode, diff_mode, dib_command, resolved, missing_inputs, heartbeat, clock)
+        result = _run(request, check_mode, diff_mode, dib_command, resolved, missing_inputs, heartbeat, clock,
+                      dib_missing)
     except BuildError as exc:
         if previous:
             exc.extra["previous_build"] = previous
@@ -228,21 +239,25 @@ def _run(
     request: DibImageRequest,
     check_mode: bool,
     diff_mode: bool,
-    dib_command: str,
+    dib_command: str | None,
     resolved: dict[str, str],
     missing_inputs: list[str],
     heartbeat: Heartbeat,
     clock: StageClock,
+    dib_missing: str | None = None,
 ) -> dict[str, Any]:
     started = time.time()
     name, dest = request.name, request.dest
 
     with clock.measure(FINGERPRINT):
-        base_env = build_environment(
-            dib_command=dib_command, element_paths=request.element_paths, environment={}, inputs={},
-            tmp_dir=tempfile.gettempdir(),
-        )
-        version = dib_version(dib_command, base_env)
+        if dib_command is None:
+            version = DIB_NOT_INSTALLED
+        else:
+            base_env = build_environment(
+                dib_command=dib_command, element_paths=request.element_paths, environment={}, inputs={},
+                tmp_dir=tempfile.gettempdir(),
+            )
+            version = dib_version(dib_command, base_env)
         components = compute_components(
             elements=request.elements, resolved_elements=resolved, environment=request.environment,
             packages=request.packages, formats=request.formats, size=request.size, arch=request.arch,
@@ -257,18 +272,21 @@ def _run(
         build, reason, changed_inputs = decide(
             record, fingerprint, components, expected, force=request.force, max_age_hours=request.max_age
         )
-    if missing_inputs:
-        # Only in check mode: the content of such an input, and so the
-        # fingerprint, is not known before the task that makes it has run.
+    unknown = bool(missing_inputs or dib_missing)
+    if unknown:
+        # Only in check mode: the content of such an input (or DIB's version and
+        # elements), and so the fingerprint, is not known before the task that makes it has run.
         build = True
         reason = "; ".join(
-            f"input {var} ({request.inputs[var]}) does not exist yet" for var in sorted(missing_inputs)
+            [f"input {var} ({request.inputs[var]}) does not exist yet" for var in sorted(missing_inputs)]
+            + ([f"diskimage-builder is not installed yet ({dib_missing.partition(';')[0]})"] if dib_missing else [])
         )
-        changed_inputs = sorted(set(changed_inputs) | {f"inputs.{var}" for var in missing_inputs})
+        changed_inputs = sorted(set(changed_inputs) | {f"inputs.{var}" for var in missing_inputs}
+                                | ({"dib_version"} if dib_missing else set()))
     result: dict[str, Any] = {
         "changed": False,
         "built": False,
-        "fingerprint": None if missing_inputs else fingerprint,
+        "fingerprint": None if unknown else fingerprint,
         "dib_version": version,
         "resolved_elements": list(resolved),
         "reason": reason,
@@ -283,12 +301,13 @@ def _run(
     if not build:
         result["duration"] = round(time.time() - started, 3)
         return result
-    if missing_inputs:
+    if unknown:
         result["warnings"] = [
             f"inputs: '{var}' points at '{request.inputs[var]}', which does not exist yet; check mode assumes an"
             " earlier task of this run creates it (a real run refuses the build when it is still missing)"
             for var in sorted(missing_inputs)
-        ]
+        ] + ([f"{dib_missing}. Check mode assumes an earlier task of this run installs it (the"
+              " prepare stage does); a real run refuses the build when it is still missing"] if dib_missing else [])
     if check_mode:
         result["changed"] = True
         result["reason"] = "would build: " + reason

@@ -304,6 +304,28 @@ def test_check_mode_input_that_does_not_exist_yet_would_build(dib, tmp_path):
         dib_build.run(request(dib, dest, inputs=inputs))
 
 
+def test_check_mode_before_diskimage_builder_is_installed_would_build(dib, tmp_path):
+    # A fresh build host: the prepare stage of the same run installs DIB, so check mode predicts; a real run refuses.
+    dest = tmp_path / "out"
+    missing = tmp_path / "dib" / "bin" / "disk-image-create"
+    dib_build.run(request(dib, dest))
+    plan = dib_build.run(request(dib, dest, dib_command=str(missing)), check_mode=True, diff_mode=True)
+    assert plan["changed"] and not plan["built"] and plan["fingerprint"] is None
+    assert plan["reason"] == (f"would build: diskimage-builder is not installed yet (dib_command: '{missing}' is not"
+                              " an executable file)")
+    assert plan["dib_version"] == "(not installed yet)" and plan["resolved_elements"] == []
+    assert "dib_version" in plan["changed_inputs"]
+    assert plan["diff"]["after"]["dib_version"] == "(not installed yet)"
+    assert plan["warnings"] == [f"dib_command: '{missing}' is not an executable file; install diskimage-builder by"
+                                " running the dbaas.guest_images.build_host role, or set dib_command. Check mode"
+                                " assumes an earlier task of this run installs it (the prepare stage does); a real"
+                                " run refuses the build when it is still missing"]
+    assert runs(dib) == 1
+    with pytest.raises(dib_build.BuildError, match="is not an executable file"):
+        dib_build.run(request(dib, dest, dib_command=str(missing)))
+    assert runs(dib) == 1
+
+
 def test_missing_output_and_force_rebuild(dib, tmp_path):
     dest = tmp_path / "out"
     dib_build.run(request(dib, dest))
