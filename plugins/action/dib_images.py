@@ -79,7 +79,8 @@ class ActionModule(ActionBase):
         warnings = list(runner.warnings)
         for args, build_result, seconds in zip(wanted, results, shipped, strict=True):
             build_result["name"] = args.get("name")
-            warnings.extend(f"{args.get('name')}: {warning_text(warning)}" for warning in build_result.pop("warnings", None) or [])
+            own = build_result.pop("warnings", None) or []
+            warnings.extend(f"{args.get('name')}: {warning_text(warning)}" for warning in own)
             if "slot" in build_result:
                 build_result["cache_dir"] = for_slot(args, build_result["slot"])["cache_dir"]
             if seconds is not None and isinstance(build_result.get("stages"), dict):

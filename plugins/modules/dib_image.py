@@ -165,7 +165,9 @@ notes:
   - Needs C(sudo) (or root), C(qemu-img) and the tools diskimage-builder needs; the C(dbaas.guest_images.build_host)
     role installs them.
   - Check mode runs nothing but C(disk-image-create --version); it tells whether a build would run and why.
-    With diff mode, the changed inputs are shown before and after.
+    With diff mode, the changed inputs are shown before and after. An input that does not exist yet, or
+    a O(dib_command) not installed yet (a fresh build host, prepared by an earlier task of the same run),
+    makes check mode say the image would build, with a warning; a real run refuses both.
   - The action plugin prints a progress line (phase, elapsed time, running hook) when the phase changes and at
     least every minute; it polls every C(dib_image_poll_interval) seconds (a variable, default 10). Each poll is
     one command on the build host that waits up to that long for the build to end, so the task ends within a

@@ -308,7 +308,8 @@ def _run(
             for var in sorted(missing_inputs)
         ] + ([f"{dib_missing}. Check mode assumes an earlier task of this run installs it (the"
               " prepare stage does); a real run refuses the build when it is still missing"] if dib_missing else [])
-    if check_mode:
+    if check_mode or dib_command is None:
+        # (DIB is missing only in check mode.)
         result["changed"] = True
         result["reason"] = "would build: " + reason
         result["duration"] = round(time.time() - started, 3)
