@@ -83,6 +83,8 @@ class SshHost:
     def start(self) -> None:
         if self.process is not None and self.process.poll() is None:
             return
+        # sshd's privilege separation folder: made by the sshd service, absent where it never ran (a fresh machine).
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [SSHD, "-D", "-e", "-f", self.config], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
@@ -168,7 +170,6 @@ class SshFleet:
         os.makedirs(BASE_DIR, mode=0o755, exist_ok=True)
         folder = tempfile.mkdtemp(prefix="sshd-", dir=BASE_DIR)
         os.chmod(folder, 0o755)
-        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
         client_key = os.path.join(folder, "client_ed25519")
         _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "guest-images-test", "-f", client_key])
         with open(client_key + ".pub") as handle:
