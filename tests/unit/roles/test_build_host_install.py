@@ -39,7 +39,7 @@ def setup(tmp_path):
     return python, log
 
 
-def start(tmp_path, python, log, venv, *extra):
+def start(python, log, venv, *extra):
     return subprocess.Popen(["/bin/sh", str(SCRIPT), str(venv), str(python), "3.43.0", *extra],
                             env={"PATH": "/usr/bin:/bin", "LOG": str(log)}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -48,7 +48,7 @@ def start(tmp_path, python, log, venv, *extra):
 def test_two_installs_at_once_make_one_virtualenv_and_run_pip_once(tmp_path):
     python, log = setup(tmp_path)
     venv = tmp_path / "opt" / "dib"
-    first, second = (start(tmp_path, python, log, venv, "--index-url", "https://example.invalid/simple")
+    first, second = (start(python, log, venv, "--index-url", "https://example.invalid/simple")
                      for _run in range(2))
     outputs = [proc.communicate(timeout=60) for proc in (first, second)]
     assert [proc.returncode for proc in (first, second)] == [0, 0], outputs
@@ -61,7 +61,7 @@ def test_two_installs_at_once_make_one_virtualenv_and_run_pip_once(tmp_path):
                      "pip end"]
     assert (venv / "bin" / "disk-image-create").read_text().strip().endswith("echo 3.43.0")
     # The lock is not held once the installs are done: a third run takes it at once and finds the version there.
-    third = start(tmp_path, python, log, venv)
+    third = start(python, log, venv)
     out, _err = third.communicate(timeout=10)
     assert third.returncode == 0 and out.startswith("unchanged: diskimage-builder 3.43.0")
 
@@ -70,7 +70,7 @@ def test_a_virtualenv_left_without_pip_is_completed(tmp_path):
     python, log = setup(tmp_path)
     venv = tmp_path / "dib"
     (venv / "bin").mkdir(parents=True)  # an earlier install cut off before ensurepip
-    proc = start(tmp_path, python, log, venv)
+    proc = start(python, log, venv)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert out.strip() == f"installed: diskimage-builder 3.43.0 in {venv}"
@@ -80,9 +80,9 @@ def test_a_virtualenv_left_without_pip_is_completed(tmp_path):
 def test_an_older_version_is_replaced(tmp_path):
     python, log = setup(tmp_path)
     venv = tmp_path / "dib"
-    assert start(tmp_path, python, log, venv).wait(timeout=60) == 0
+    assert start(python, log, venv).wait(timeout=60) == 0
     (venv / "bin" / "disk-image-create").write_text("#!/bin/sh\necho 3.40.0\n")
-    proc = start(tmp_path, python, log, venv)
+    proc = start(python, log, venv)
     out, _err = proc.communicate(timeout=60)
     assert proc.returncode == 0 and out.startswith("installed:")
     assert [line for line in log.read_text().splitlines() if line.startswith("venv")] == [f"venv {venv}"]
